@@ -101,3 +101,8 @@ class StreamingBudget:
 
 
 DEFAULT_BUDGET: Final = StreamingBudget()
+
+# Service metrics carry exactly this one dimension (EMF `"Dimensions": [["Environment"]]`, value = the
+# ENVIRONMENT variable). CloudWatch alarms match dimensions exactly, so infra alarms on
+# Metrics.NAMESPACE/<name> with {METRIC_DIMENSION: <stack>}; a metric emitted with another set never alarms.
+METRIC_DIMENSION: Final = "Environment"
