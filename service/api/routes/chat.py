@@ -1,0 +1,95 @@
+"""`POST /v1/chat/completions`: OpenAI-compatible, streamed or not, relayed as bytes."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from service import moderation
+from service.api.deps import CurrentClient, SettingsDep, UpstreamDep
+from service.guardrails import ChatRequest, parse_json_object, prepare_chat_request, read_limited_body
+from service.middleware import annotate
+from service.streaming import relay_events
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+log = structlog.get_logger(__name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _record_usage(request: Request, usage: dict[str, Any]) -> None:
+    annotate(
+        request,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+    )
+
+
+@router.post("/chat/completions")
+async def create_chat_completion(
+    request: Request, client: CurrentClient, settings: SettingsDep, upstream: UpstreamDep
+) -> Response:
+    raw = await read_limited_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
+    chat = prepare_chat_request(parse_json_object(raw), settings, client.id)
+    annotate(request, model=chat.model, stream=chat.stream)
+    if settings.moderation_enabled:
+        await moderation.check_input(upstream, chat.input_text, settings.moderation_model)
+    # HOOK(issue-3): cache lookup, rate limits and budget reservation go here, before any upstream call.
+    if chat.stream:
+        return await _stream(request, chat, settings.sse_heartbeat_seconds, settings.max_stream_seconds, upstream)
+    async with upstream.chat_completion(chat.params) as response:
+        body = await response.read()
+        status = response.http_response.status_code
+    usage = _usage_of_completion(body)
+    if usage:
+        _record_usage(request, usage)
+    # HOOK(issue-3): settle the reservation with `usage`, store the body in the cache.
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _usage_of_completion(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        log.warning("upstream_body_not_json", size=len(body))
+        return None
+    usage = data.get("usage") if isinstance(data, dict) else None
+    return usage if isinstance(usage, dict) else None
+
+
+async def _stream(
+    request: Request, chat: ChatRequest, heartbeat_seconds: float, max_seconds: float, upstream: UpstreamDep
+) -> Response:
+    # Opened here, not inside the generator, so an upstream error still gets a proper status code.
+    resources = AsyncExitStack()
+    response = await resources.enter_async_context(upstream.chat_completion(chat.params))
+
+    def on_usage(usage: dict[str, Any]) -> None:
+        _record_usage(request, usage)
+        # HOOK(issue-3): settle the reservation with `usage`.
+
+    async def events() -> Any:
+        try:
+            async for event in relay_events(
+                response.iter_bytes(),
+                include_usage=chat.include_usage,
+                on_usage=on_usage,
+                heartbeat_seconds=heartbeat_seconds,
+                max_seconds=max_seconds,
+            ):
+                yield event
+        finally:
+            await resources.aclose()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+        background=BackgroundTask(resources.aclose),
+    )

@@ -1,0 +1,158 @@
+"""OpenAI-shaped errors: every error body is `{"error": {"message", "type", "param", "code"}}`.
+
+Routes raise `APIError` subclasses; the handlers installed by `install_error_handlers` turn them,
+FastAPI's validation errors and anything unexpected into that shape, so an OpenAI SDK client gets
+the exception it would get from OpenAI itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = structlog.get_logger(__name__)
+
+
+class APIError(Exception):
+    status_code = 500
+    error_type = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def response(self) -> Response:
+        return error_response(self.status_code, self.body(), self.headers)
+
+
+class InvalidRequest(APIError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class PayloadTooLarge(InvalidRequest):
+    status_code = 413
+    code = "request_too_large"
+
+
+class AuthenticationFailed(APIError):
+    status_code = 401
+    error_type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(APIError):
+    status_code = 403
+    error_type = "invalid_request_error"
+    code = "permission_denied"
+
+
+class RateLimited(APIError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamError(APIError):
+    """OpenAI could not be reached or failed; the client's request was fine."""
+
+    status_code = 502
+    error_type = "upstream_error"
+    code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+    code = "upstream_timeout"
+
+
+class ServiceUnavailable(APIError):
+    status_code = 503
+    error_type = "server_error"
+    code = "service_unavailable"
+
+
+def error_response(status_code: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, headers=headers, media_type="application/json")
+
+
+def describe_location(loc: Sequence[int | str]) -> str:
+    """("body", "messages", 0, "role") -> "messages[0].role"."""
+    parts: list[str] = []
+    for item in loc:
+        if item in ("body", "query", "header", "path") and not parts:
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "body"
+
+
+def validation_error(errors: Sequence[Mapping[str, Any]]) -> InvalidRequest:
+    """The first pydantic error, phrased with the field it concerns; the rest are summarised."""
+    first = errors[0]
+    param = describe_location(first.get("loc", ()))
+    message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem(s))"
+    return InvalidRequest(message, param=param, code="invalid_value")
+
+
+async def _handle_api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)  # noqa: S101 - registered for APIError only
+    return exc.response()
+
+
+async def _handle_validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
+    return validation_error(exc.errors()).response()
+
+
+async def _handle_http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
+    kind = "not_found" if exc.status_code == 404 else "invalid_request"
+    body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": kind}}
+    return error_response(exc.status_code, body, exc.headers)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    # A bug, not a client error: log it with the request id, tell the client nothing internal.
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return APIError("The server had an error while processing your request.").response()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _handle_api_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(Exception, _handle_unexpected)

@@ -1,0 +1,56 @@
+"""Gunicorn settings, each read from the environment with a default; logged once at boot.
+
+Timeouts come from the streaming time budget in service.contract, the same object the
+infrastructure uses for the load balancer and ECS, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from service.contract import CONTAINER_PORT, DEFAULT_BUDGET, Env, StreamingBudget
+from service.logging import configure_logging
+
+_budget = StreamingBudget(
+    max_stream_seconds=int(os.environ.get(Env.MAX_STREAM_SECONDS, DEFAULT_BUDGET.max_stream_seconds)),
+    heartbeat_seconds=int(float(os.environ.get(Env.SSE_HEARTBEAT_SECONDS, DEFAULT_BUDGET.heartbeat_seconds))),
+)
+
+# In the container the load balancer reaches us on every interface; `make run` sets HOST=127.0.0.1.
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get(Env.PORT, CONTAINER_PORT)}"  # noqa: S104
+workers = int(os.environ.get(Env.WEB_CONCURRENCY, "2"))
+worker_class = "uvicorn_worker.UvicornWorker"
+# On SIGTERM, in-flight streams get this long to finish before workers are killed.
+graceful_timeout = int(os.environ.get(Env.GRACEFUL_TIMEOUT, _budget.graceful_timeout_seconds))
+# A worker that stops heart-beating to the master (a blocked event loop) is restarted after this.
+timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))
+# Idle keep-alive connections must outlive the load balancer's, or it reuses a closed one (a 502).
+keepalive = int(os.environ.get("KEEPALIVE_SECONDS", _budget.alb_idle_timeout_seconds + 5))
+max_requests = int(os.environ.get("MAX_REQUESTS", "0"))
+max_requests_jitter = int(os.environ.get("MAX_REQUESTS_JITTER", "0"))
+loglevel = os.environ.get(Env.LOG_LEVEL, "info")
+accesslog = None  # the app writes one structured line per request
+errorlog = "-"
+proc_name = "openai-service"
+# Gunicorn's control socket lives under $HOME, which is read-only in the container; we don't use it.
+control_socket_disable = True
+# The container's root filesystem is read-only; gunicorn's heartbeat files need a writable tmp.
+# /dev/shm is memory-backed, so heartbeats never block on disk (gunicorn's own advice for containers).
+worker_tmp_dir = os.environ.get("WORKER_TMP_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)  # noqa: S108
+
+
+def on_starting(server: Any) -> None:
+    configure_logging(loglevel)
+    server.log.info(
+        "gunicorn config: bind=%s workers=%s worker_class=%s graceful_timeout=%s timeout=%s keepalive=%s "
+        "max_requests=%s max_stream_seconds=%s",
+        bind,
+        workers,
+        worker_class,
+        graceful_timeout,
+        timeout,
+        keepalive,
+        max_requests,
+        _budget.max_stream_seconds,
+    )

@@ -1,0 +1,80 @@
+"""The application factory. Gunicorn serves `service.main:app` (see service/gunicorn.conf.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from service.api.routes import chat, health, models
+from service.api.routes.health import ReadinessCheck
+from service.auth import ClientAuthenticator
+from service.errors import install_error_handlers
+from service.logging import configure_logging
+from service.middleware import RequestContextMiddleware
+from service.settings import LOCAL_DEV_KEY, Settings, get_settings
+from service.upstream.client import Upstream, build_client
+from service.upstream.keys import OpenAIKeySource, SecretsManagerKeySource
+
+log = structlog.get_logger(__name__)
+
+
+async def _load_key_source(settings: Settings) -> OpenAIKeySource:
+    if settings.openai_api_key_secret_arn:
+        source = SecretsManagerKeySource(
+            settings.openai_api_key_secret_arn,
+            region=settings.aws_region,
+            min_refresh_interval=settings.key_refresh_min_interval_seconds,
+        )
+        await source.load()
+        return source
+    if settings.openai_api_key:
+        return OpenAIKeySource(settings.openai_api_key.get_secret_value())
+    raise RuntimeError(
+        "No OpenAI key: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN (or use `make run`, "
+        "which starts the local stub when neither is set)"
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keys = await _load_key_source(settings)
+        client = build_client(settings, keys)
+        app.state.upstream = Upstream(client, keys, settings)
+
+        async def key_loaded() -> tuple[bool, str]:
+            return (True, "ok") if keys.loaded else (False, "OpenAI key not loaded")
+
+        app.state.readiness_checks["openai_key"] = key_loaded
+        if settings.accepts_local_dev_key:
+            log.warning("local_dev_key_enabled", key=LOCAL_DEV_KEY, reason="ENVIRONMENT=local and no CLIENT_API_KEYS")
+        try:
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(
+        title="OpenAI production template: reference API",
+        summary="OpenAI-compatible chat completions with the production guide's guardrails.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticator = ClientAuthenticator(settings)
+    readiness_checks: dict[str, ReadinessCheck] = {}  # components register theirs in the lifespan
+    app.state.readiness_checks = readiness_checks
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(chat.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,79 @@
+"""Per-request context: the request id, and the one structured log line each request produces.
+
+A plain ASGI middleware (not BaseHTTPMiddleware) so streamed responses pass through untouched and
+the log line is written when the last byte has been sent, with the real duration.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.contract import HEALTH_PATH, READY_PATH
+
+log = structlog.get_logger("service.access")
+
+_LOG_FIELDS = "service.log_fields"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_QUIET_PATHS = {HEALTH_PATH, READY_PATH}
+
+
+def annotate(request: Request, **fields: Any) -> None:
+    """Add fields (client id, model, tokens...) to this request's log line."""
+    request.scope.setdefault(_LOG_FIELDS, {}).update(fields)
+
+
+def request_id_of(request: Request) -> str:
+    return str(request.scope.get("service.request_id", ""))
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        # A client-supplied id is kept only if it is safe to echo and to log.
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope["service.request_id"] = request_id
+        fields: dict[str, Any] = {}
+        scope[_LOG_FIELDS] = fields
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope["path"]
+            emit = log.debug if path in _QUIET_PATHS else log.info
+            emit(
+                "request",
+                method=scope["method"],
+                path=path,
+                status=status,
+                latency_ms=round((time.perf_counter() - start) * 1000, 2),
+                **fields,
+            )
+            structlog.contextvars.unbind_contextvars("request_id")

@@ -1,0 +1,133 @@
+"""The service's one typed configuration object, read from the environment once per process.
+
+Every field is an environment variable of the same name in upper case (`allowed_models` is
+`ALLOWED_MODELS`). Names the infrastructure also sets come from `service.contract.Env`. Lists and
+maps take JSON (`ALLOWED_MODELS='["gpt-4o-mini"]'`); lists also take a comma-separated string.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.contract import CONTAINER_PORT, DEFAULT_BUDGET, Env
+
+LOCAL_DEV_KEY = "local-dev-key"  # accepted only when ENVIRONMENT=local and no client keys are configured
+
+
+def hash_client_key(key: str) -> str:
+    """The form client keys are configured in: SHA-256, hex. `python -m service.keys` prints it."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
+
+    # --- Deployment -------------------------------------------------------------------------------
+    environment: Literal["local", "staging", "prod"] = Field(
+        "local", validation_alias=Env.ENVIRONMENT, description="local enables the dev key and the stub"
+    )
+    port: int = Field(CONTAINER_PORT, validation_alias=Env.PORT, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", validation_alias=Env.LOG_LEVEL)
+
+    # --- Upstream (OpenAI) ------------------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(None, validation_alias=Env.OPENAI_API_KEY)
+    openai_api_key_secret_arn: str | None = Field(
+        None, validation_alias=Env.OPENAI_API_KEY_SECRET_ARN, description="read the key from Secrets Manager"
+    )
+    openai_base_url: str | None = Field(None, validation_alias=Env.OPENAI_BASE_URL)
+    openai_org_id: str | None = Field(None, validation_alias=Env.OPENAI_ORG_ID)
+    openai_project_id: str | None = Field(None, validation_alias=Env.OPENAI_PROJECT_ID)
+    aws_region: str | None = Field(None, validation_alias=Env.AWS_REGION)
+    upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
+    upstream_max_retries: int = Field(2, ge=0, le=10, description="the SDK's retries (429/5xx, backoff)")
+    key_refresh_min_interval_seconds: float = Field(
+        30.0, ge=0, description="at most one Secrets Manager re-fetch per interval after upstream 401s"
+    )
+
+    # --- Streaming time budget (defaults shared with infra via service.contract) -------------------
+    max_stream_seconds: int = Field(DEFAULT_BUDGET.max_stream_seconds, validation_alias=Env.MAX_STREAM_SECONDS, gt=0)
+    sse_heartbeat_seconds: float = Field(
+        DEFAULT_BUDGET.heartbeat_seconds, validation_alias=Env.SSE_HEARTBEAT_SECONDS, gt=0
+    )
+
+    # --- Guardrails -------------------------------------------------------------------------------
+    allowed_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4.1"]
+    )
+    default_model: str = "gpt-4o-mini"
+    default_max_tokens: int = Field(512, ge=1, description="used when a request sets no max tokens")
+    max_tokens_limit: int = Field(4096, ge=1, description="largest max_tokens/max_completion_tokens accepted")
+    max_n: int = Field(4, ge=1, description="largest `n` (completions per request) accepted")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
+    max_messages: int = Field(100, ge=1)
+    max_input_chars: int = Field(100_000, ge=1, description="total characters across all messages")
+    moderation_enabled: bool = Field(False, description="check input with OpenAI's moderation endpoint first")
+    moderation_model: str = "omni-moderation-latest"
+
+    # --- Client authentication --------------------------------------------------------------------
+    client_api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=Env.CLIENT_API_KEYS,
+        description='JSON {"<sha256 hex of key>": "<client id>"}',
+    )
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _parse_models(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("client_api_keys")
+    @classmethod
+    def _check_key_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for digest, client_id in value.items():
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(
+                    f"CLIENT_API_KEYS: {digest[:8]}... (client {client_id!r}) is not a lower-case SHA-256 hex "
+                    "digest; store hashes, not keys (python -m service.keys hash <key>)"
+                )
+            if not client_id:
+                raise ValueError("CLIENT_API_KEYS: every key hash needs a non-empty client id")
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if not self.allowed_models:
+            raise ValueError("ALLOWED_MODELS is empty; list at least one model")
+        if self.default_model not in self.allowed_models:
+            raise ValueError(
+                f"DEFAULT_MODEL {self.default_model!r} is not in ALLOWED_MODELS {self.allowed_models}; add it"
+            )
+        if self.default_max_tokens > self.max_tokens_limit:
+            raise ValueError("DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT")
+        if self.environment != "local" and not self.client_api_keys:
+            raise ValueError(
+                f"CLIENT_API_KEYS is empty in ENVIRONMENT={self.environment}: the service refuses to start "
+                "without client keys outside local mode"
+            )
+        if self.environment != "local" and not (self.openai_api_key or self.openai_api_key_secret_arn):
+            raise ValueError(f"set OPENAI_API_KEY_SECRET_ARN (or OPENAI_API_KEY) in ENVIRONMENT={self.environment}")
+        return self
+
+    @property
+    def accepts_local_dev_key(self) -> bool:
+        return self.environment == "local" and not self.client_api_keys
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    return Settings()
