@@ -1,0 +1,33 @@
+"""Budget and usage periods: the UTC day and the UTC calendar month, with their keys and resets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+Period = Literal["day", "month"]
+_GRACE = timedelta(days=2)  # counters outlive their period a little, for late settlements and reports
+
+
+@dataclass(frozen=True)
+class PeriodWindow:
+    period: Period
+    label: str  # 2025-06-01 or 2025-06
+    resets_at: datetime
+
+    def ttl_seconds(self, now: datetime, *, keep: timedelta = _GRACE) -> int:
+        return int((self.resets_at - now + keep).total_seconds())
+
+
+def current_windows(now: datetime | None = None) -> tuple[PeriodWindow, PeriodWindow]:
+    """Today's and this month's windows (UTC)."""
+    now = now or datetime.now(UTC)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    next_day = day_start + timedelta(days=1)
+    month_start = day_start.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    return (
+        PeriodWindow("day", day_start.strftime("%Y-%m-%d"), next_day),
+        PeriodWindow("month", month_start.strftime("%Y-%m"), next_month),
+    )
