@@ -1,0 +1,136 @@
+"""GitHub Actions deploy role: OIDC trust bound to one repository environment, rights for image deploys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+@dataclass
+class GithubDeployArgs:
+    """Inputs of `GithubDeploy`."""
+
+    repository: str
+    """`owner/repo`; only workflows of this repository may assume the role."""
+    environment: str
+    """GitHub environment the workflow job must run in (the stack name)."""
+    oidc_provider_arn: str | None
+    """The account's existing GitHub OIDC provider (one per account); None creates it."""
+    region: str
+    repository_arn: pulumi.Input[str]
+    cluster_name: str
+    service_name: str
+    task_family: str
+    pass_role_arns: list[pulumi.Output[str]]
+    """The task's execution and task roles, which a new task definition revision names."""
+
+
+class GithubDeploy(pulumi.ComponentResource):
+    """IAM role that `repo:<owner>/<repo>:environment:<stack>` assumes to push an image and roll it out."""
+
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GithubDeployArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("openai-aws-template:index:GithubDeploy", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+
+        provider_arn: pulumi.Output[str]
+        if args.oidc_provider_arn is not None:
+            provider_arn = pulumi.Output.from_input(args.oidc_provider_arn)
+        else:
+            provider_arn = aws.iam.OpenIdConnectProvider(
+                f"{name}-oidc",
+                url=f"https://{GITHUB_OIDC_HOST}",
+                client_id_lists=["sts.amazonaws.com"],
+                # Protect the provider: other stacks in the account may trust it too.
+                opts=pulumi.ResourceOptions(parent=self, protect=True),
+            ).arn
+
+        subject = f"repo:{args.repository}:environment:{args.environment}"
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"GitHub Actions deploys of {args.repository} to the {args.environment} stack",
+            max_session_duration=3600,
+            assume_role_policy=provider_arn.apply(lambda arn: _trust(arn, subject)),
+            opts=child,
+        )
+        task_definitions = pulumi.Output.concat(
+            "arn:aws:ecs:", args.region, ":", account, ":task-definition/", args.task_family, ":*"
+        )
+        service = pulumi.Output.concat(
+            "arn:aws:ecs:", args.region, ":", account, ":service/", args.cluster_name, "/", args.service_name
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        _allow("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
+                        _allow(
+                            "PushToOurRepository",
+                            [
+                                "ecr:BatchCheckLayerAvailability",
+                                "ecr:InitiateLayerUpload",
+                                "ecr:UploadLayerPart",
+                                "ecr:CompleteLayerUpload",
+                                "ecr:PutImage",
+                                "ecr:BatchGetImage",
+                                "ecr:DescribeImages",
+                            ],
+                            args.repository_arn,
+                        ),
+                        # Task definitions are registered by family; these actions take no narrower resource.
+                        _allow(
+                            "RegisterTaskDefinitions",
+                            ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource"],
+                            "*",
+                        ),
+                        _allow("RetireOurTaskDefinitions", ["ecs:DeregisterTaskDefinition"], task_definitions),
+                        _allow("RollOutOurService", ["ecs:UpdateService", "ecs:DescribeServices"], service),
+                        {
+                            **_allow("PassOurTaskRoles", ["iam:PassRole"], args.pass_role_arns),
+                            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
+
+        self.role_arn = role.arn
+        self.register_outputs({"role_arn": self.role_arn})
+
+
+def _allow(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+def _trust(provider_arn: str, subject: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        # Exact match on both claims: no wildcard lets another repository or branch in.
+                        "StringEquals": {
+                            f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                            f"{GITHUB_OIDC_HOST}:sub": subject,
+                        }
+                    },
+                }
+            ],
+        }
+    )
