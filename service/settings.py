@@ -86,7 +86,43 @@ class Settings(BaseSettings):
         description='JSON {"<sha256 hex of key>": "<client id>"}',
     )
 
-    @field_validator("allowed_models", mode="before")
+    # --- Cache, rate limits, spend budgets and usage (shared state in Redis) -------------------------
+    redis_url: str | None = Field(
+        None, validation_alias=Env.REDIS_URL, description="redis:// or rediss:// (TLS); unset: in-process state"
+    )
+    redis_auth_token: SecretStr | None = Field(None, validation_alias=Env.REDIS_AUTH_TOKEN)
+    redis_socket_timeout_seconds: float = Field(0.25, gt=0)
+    redis_connect_timeout_seconds: float = Field(0.5, gt=0)
+    state_failure_policy: Literal["open", "closed"] = Field(
+        "open", description="Redis down: open = serve without limits/budgets (logged); closed = refuse with 503"
+    )
+    cache_enabled: bool = True
+    cache_ttl_seconds: int = Field(3600, ge=1)
+    cache_scope: Literal["client", "shared"] = Field(
+        "client", description="shared lets clients reuse each other's answers to identical requests"
+    )
+    cache_wait_seconds: float = Field(30.0, ge=0, description="longest wait for an identical in-flight request")
+    client_requests_per_minute: int | None = Field(None, ge=1, description="per client; unset: unlimited")
+    client_tokens_per_minute: int | None = Field(None, ge=1, description="per client, estimated then reconciled")
+    upstream_requests_per_minute: int | None = Field(None, ge=1, description="the organization's OpenAI RPM")
+    upstream_tokens_per_minute: int | None = Field(None, ge=1, description="the organization's OpenAI TPM")
+    upstream_wait_seconds: float = Field(10.0, ge=0, description="longest wait for fleet-wide upstream capacity")
+    budget_client_daily_soft_usd: float | None = Field(None, gt=0)
+    budget_client_daily_hard_usd: float | None = Field(None, gt=0)
+    budget_client_monthly_soft_usd: float | None = Field(None, gt=0)
+    budget_client_monthly_hard_usd: float | None = Field(None, gt=0)
+    budget_service_daily_soft_usd: float | None = Field(None, gt=0)
+    budget_service_daily_hard_usd: float | None = Field(None, gt=0)
+    budget_service_monthly_soft_usd: float | None = Field(None, gt=0)
+    budget_service_monthly_hard_usd: float | None = Field(None, gt=0)
+    budget_fallback_model: str | None = Field(
+        None, description="price models missing from service/budget/prices.json as this one; unset: refuse"
+    )
+    admin_client_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="clients that may see everyone's usage and invalidate the cache"
+    )
+
+    @field_validator("allowed_models", "admin_client_ids", mode="before")
     @classmethod
     def _parse_models(cls, value: Any) -> Any:
         return _split_list(value)
