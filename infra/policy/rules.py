@@ -1,0 +1,817 @@
+"""The policy pack's rules as plain functions over a resource's type and properties.
+
+Each rule is a `ResourceRule` (one resource at a time) or a `StackRule` (all resources, for
+properties that span several: a bucket and its public-access block, the ALB and the task's
+timeouts). `to_policy()` wraps a rule in the CrossGuard class `pulumi preview --policy-pack` runs;
+tests call the same wrappers directly. Properties are Pulumi's (camelCase) names. Where a rule
+ports a checkov check, `checkov` names it. Rules are advisory where they cost money or cannot apply
+to every stack (WAF, one-year log retention, rotating a third-party API key, staging's single node).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from service.contract import ECS_MAX_STOP_TIMEOUT_SECONDS, Env
+
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+US_REGIONS = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"})
+REQUIRED_TAGS = ("project", "environment", "managed-by")
+
+PROVIDER = "pulumi:providers:aws"
+STACK = "pulumi:pulumi:Stack"
+ALB = frozenset({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"})
+LISTENER = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
+TARGET_GROUP = frozenset({"aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"})
+CLUSTER = "aws:ecs/cluster:Cluster"
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a resource type, not a credential)
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
+KMS_KEY = "aws:kms/key:Key"
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SUBNET = "aws:ec2/subnet:Subnet"
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
+BUCKET = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+BUCKET_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_SSE = frozenset(
+    {
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    }
+)
+BUCKET_LIFECYCLE = frozenset(
+    {
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    }
+)
+BUCKET_VERSIONING = frozenset(
+    {"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"}
+)
+WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+
+WORLD = frozenset({"0.0.0.0/0", "::/0"})
+TLS12_POLICIES = re.compile(r"ELBSecurityPolicy-(TLS13-1-[23]-|TLS-1-2-|FS-1-2-)")
+# Actions that accept no narrower resource than "*" in IAM.
+UNSCOPABLE_ACTIONS = frozenset(
+    {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource"}
+)
+READ_ONLY_PREFIXES = ("Describe", "Get", "List", "BatchGet")
+SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.IGNORECASE)
+SECRET_VALUE = re.compile(
+    r"(sk-[A-Za-z0-9_-]{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AKIA[0-9A-Z]{16}|://[^/\s:@]+:[^/\s@]+@)"
+)
+SECRET_ENV_NAMES = frozenset({Env.OPENAI_API_KEY, Env.CLIENT_API_KEYS, Env.REDIS_AUTH_TOKEN})
+
+Props = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """The parts of a stack resource stack rules look at (pulumi_policy.PolicyResource has them)."""
+
+    resource_type: str
+    props: Props
+    urn: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    name: str
+    description: str
+    types: frozenset[str] | None
+    """Resource types the rule looks at; None: every resource."""
+    check: Callable[[str, Props], Iterable[str]]
+    checkov: str | None = None
+    level: EnforcementLevel = MANDATORY
+
+    def to_policy(self) -> ResourceValidationPolicy:
+        def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+            if self.types is None or args.resource_type in self.types:
+                for message in self.check(args.resource_type, args.props):
+                    report_violation(message, None)
+
+        return ResourceValidationPolicy(
+            name=self.name, description=_describe(self), validate=validate, enforcement_level=self.level
+        )
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    description: str
+    check: Callable[[Sequence[StackResource]], Iterable[tuple[str, str | None]]]
+    """Yields (message, urn of the offending resource or None)."""
+    checkov: str | None = None
+    level: EnforcementLevel = MANDATORY
+
+    def to_policy(self) -> StackValidationPolicy:
+        def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+            resources = [StackResource(r.resource_type, r.props, r.urn, r.name) for r in args.resources]
+            for message, urn in self.check(resources):
+                report_violation(message, urn)
+
+        return StackValidationPolicy(
+            name=self.name, description=_describe(self), validate=validate, enforcement_level=self.level
+        )
+
+
+def _describe(rule: ResourceRule | StackRule) -> str:
+    return f"{rule.description} ({rule.checkov})" if rule.checkov else rule.description
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _get(props: Any, *path: str | int) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(props, Sequence) or isinstance(props, str) or len(props) <= step:
+                return None
+        elif not isinstance(props, Mapping):
+            return None
+        props = props[step] if isinstance(step, int) else props.get(step)
+    return props
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _containers(props: Props) -> list[Mapping[str, Any]]:
+    return [c for c in _list(_json(props.get("containerDefinitions"))) if isinstance(c, Mapping)]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _one(condition: bool, message: str) -> Iterator[str]:
+    if condition:
+        yield message
+
+
+def _statements(policy: Any) -> list[Mapping[str, Any]]:
+    document = _json(policy)
+    if not isinstance(document, Mapping):
+        return []
+    return [s for s in _list(document.get("Statement")) if isinstance(s, Mapping)]
+
+
+def _policy_documents(typ: str, props: Props) -> list[Any]:
+    if typ == IAM_ROLE:
+        return [p.get("policy") for p in _list(props.get("inlinePolicies")) if isinstance(p, Mapping)]
+    return [props.get("policy")]
+
+
+# --- resource checks --------------------------------------------------------------------------------
+
+
+def _us_region(typ: str, props: Props) -> Iterator[str]:
+    region = props.get("region")
+    if typ == PROVIDER and region not in US_REGIONS:
+        yield f"the AWS provider's region is {region!r}; only {sorted(US_REGIONS)} are allowed"
+    elif typ != PROVIDER and region is not None and region not in US_REGIONS:
+        yield f"the resource overrides its region to {region!r}; only US regions are allowed"
+
+
+def _default_tags(typ: str, props: Props) -> Iterator[str]:
+    tags = _get(_json(props.get("defaultTags")), "tags") or {}
+    missing = [t for t in REQUIRED_TAGS if not tags.get(t)]
+    yield from _one(bool(missing), f"the AWS provider's default tags lack {missing}")
+
+
+def _alb_https(typ: str, props: Props) -> Iterator[str]:
+    if props.get("protocol") != "HTTP":
+        return
+    actions = _list(props.get("defaultActions"))
+    redirects = all(
+        a.get("type") == "redirect" and _get(a, "redirect", "protocol") == "HTTPS"
+        for a in actions
+        if isinstance(a, Mapping)
+    )
+    yield from _one(not actions or not redirects, "an HTTP listener serves traffic instead of redirecting to HTTPS")
+
+
+def _alb_tls(typ: str, props: Props) -> Iterator[str]:
+    if props.get("protocol") == "HTTPS":
+        policy = props.get("sslPolicy") or ""
+        yield from _one(not TLS12_POLICIES.match(policy), f"HTTPS listener policy {policy!r} allows TLS < 1.2")
+
+
+def _alb_drop_headers(typ: str, props: Props) -> Iterator[str]:
+    if props.get("loadBalancerType", "application") == "application":
+        yield from _one(props.get("dropInvalidHeaderFields") is not True, "ALB does not drop invalid header fields")
+
+
+def _alb_access_logs(typ: str, props: Props) -> Iterator[str]:
+    logs = props.get("accessLogs") or {}
+    yield from _one(not (logs.get("enabled") and logs.get("bucket")), "ALB access logging is off")
+
+
+def _alb_deletion_protection(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(props.get("enableDeletionProtection") is not True, "ALB deletion protection is off")
+
+
+def _container_insights(typ: str, props: Props) -> Iterator[str]:
+    enabled = any(
+        s.get("name") == "containerInsights" and s.get("value") in ("enabled", "enhanced")
+        for s in _list(props.get("settings"))
+        if isinstance(s, Mapping)
+    )
+    yield from _one(not enabled, "ECS cluster without Container Insights")
+
+
+def _ecs_no_public_ip(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(
+        _get(props, "networkConfiguration", "assignPublicIp") is True, "ECS service assigns public IPs to tasks"
+    )
+
+
+def _ecs_read_only_root(typ: str, props: Props) -> Iterator[str]:
+    for c in _containers(props):
+        yield from _one(c.get("readonlyRootFilesystem") is not True, f"container {c.get('name')} has a writable root")
+
+
+def _ecs_not_privileged(typ: str, props: Props) -> Iterator[str]:
+    for c in _containers(props):
+        yield from _one(c.get("privileged") is True, f"container {c.get('name')} runs privileged")
+
+
+def _ecs_non_root(typ: str, props: Props) -> Iterator[str]:
+    for c in _containers(props):
+        user = str(c.get("user") or "")
+        uid = user.split(":", maxsplit=1)[0]
+        root = uid in ("", "0", "root")
+        yield from _one(root, f"container {c.get('name')} does not set a non-root user")
+
+
+def _ecs_separate_roles(typ: str, props: Props) -> Iterator[str]:
+    execution, task = props.get("executionRoleArn"), props.get("taskRoleArn")
+    yield from _one(execution is not None and execution == task, "task and execution roles are the same role")
+
+
+def _ecs_secrets_not_in_environment(typ: str, props: Props) -> Iterator[str]:
+    for c in _containers(props):
+        for variable in _list(c.get("environment")):
+            name = str(_get(variable, "name") or "")
+            value = str(_get(variable, "value") or "")
+            if name in SECRET_ENV_NAMES or (
+                SECRET_NAME.search(name) and not name.endswith("_ARN") and not value.startswith("arn:")
+            ):
+                yield f"container {c.get('name')} sets {name} as plain environment; inject it from a secret"
+            elif SECRET_VALUE.search(value):
+                yield f"container {c.get('name')} has a credential in the value of {name}"
+
+
+def _ecs_circuit_breaker(typ: str, props: Props) -> Iterator[str]:
+    breaker = props.get("deploymentCircuitBreaker") or {}
+    yield from _one(
+        not (breaker.get("enable") and breaker.get("rollback")), "ECS deployments do not roll back on failure"
+    )
+
+
+def _ecs_logging(typ: str, props: Props) -> Iterator[str]:
+    for c in _containers(props):
+        yield from _one(not _get(c, "logConfiguration", "logDriver"), f"container {c.get('name')} has no log driver")
+
+
+def _cache_at_rest(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(props.get("atRestEncryptionEnabled") not in (True, "true"), "cache data at rest is unencrypted")
+
+
+def _cache_in_transit(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(props.get("transitEncryptionEnabled") is not True, "cache accepts unencrypted connections")
+
+
+def _cache_auth(typ: str, props: Props) -> Iterator[str]:
+    has_auth = bool(props.get("authToken") or props.get("authTokenWoVersion") or props.get("userGroupIds"))
+    yield from _one(
+        not (props.get("transitEncryptionEnabled") is True and has_auth), "cache has no AUTH token over TLS"
+    )
+
+
+def _cache_cmk(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(not props.get("kmsKeyId"), "cache is not encrypted with a customer-managed KMS key")
+
+
+def _cache_backups(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(not _int(props.get("snapshotRetentionLimit")), "cache has no automatic snapshots")
+
+
+def _cache_multi_az(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(
+        not (props.get("automaticFailoverEnabled") is True and props.get("multiAzEnabled") is True),
+        "cache has no replica in another zone with automatic failover",
+    )
+
+
+def _secret_cmk(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(not props.get("kmsKeyId"), "secret is encrypted with the AWS-managed key, not ours")
+
+
+def _kms_rotation(typ: str, props: Props) -> Iterator[str]:
+    symmetric = props.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT") in (None, "SYMMETRIC_DEFAULT")
+    yield from _one(symmetric and props.get("enableKeyRotation") is not True, "KMS key rotation is off")
+
+
+def _ecr_immutable(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(
+        props.get("imageTagMutability") not in ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"), "ECR tags are mutable"
+    )
+
+
+def _ecr_scan(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(
+        _get(props, "imageScanningConfiguration", "scanOnPush") is not True, "ECR does not scan images on push"
+    )
+
+
+def _ecr_cmk(typ: str, props: Props) -> Iterator[str]:
+    kms = any(
+        _get(e, "encryptionType") == "KMS" and _get(e, "kmsKey") for e in _list(props.get("encryptionConfigurations"))
+    )
+    yield from _one(not kms, "ECR repository is not encrypted with our KMS key")
+
+
+def _log_retention(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(not _int(props.get("retentionInDays")), "log group keeps logs forever (no retention)")
+
+
+def _log_retention_year(typ: str, props: Props) -> Iterator[str]:
+    days = _int(props.get("retentionInDays"))
+    yield from _one(days is not None and 0 < days < 365, f"log group keeps logs {days} days, under a year")
+
+
+def _log_cmk(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(not props.get("kmsKeyId"), "log group is not encrypted with our KMS key")
+
+
+def _sns_encrypted(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(not props.get("kmsMasterKeyId"), "SNS topic is not encrypted")
+
+
+def _subnet_no_public_ip(typ: str, props: Props) -> Iterator[str]:
+    yield from _one(props.get("mapPublicIpOnLaunch") is True, "subnet gives instances public IPs by default")
+
+
+def _world_ingress(typ: str, props: Props) -> list[tuple[int | None, int | None, str]]:
+    """(from_port, to_port, protocol) of every rule on this resource that admits the whole internet."""
+    found = []
+    if typ == SECURITY_GROUP:
+        for rule in _list(props.get("ingress")):
+            cidrs = set(_list(_get(rule, "cidrBlocks"))) | set(_list(_get(rule, "ipv6CidrBlocks")))
+            if cidrs & WORLD:
+                found.append((_int(_get(rule, "fromPort")), _int(_get(rule, "toPort")), str(_get(rule, "protocol"))))
+    elif typ == SG_INGRESS and (props.get("cidrIpv4") in WORLD or props.get("cidrIpv6") in WORLD):
+        found.append((_int(props.get("fromPort")), _int(props.get("toPort")), str(props.get("ipProtocol"))))
+    elif typ == SG_RULE and props.get("type") == "ingress":
+        cidrs = set(_list(props.get("cidrBlocks"))) | set(_list(props.get("ipv6CidrBlocks")))
+        if cidrs & WORLD:
+            found.append((_int(props.get("fromPort")), _int(props.get("toPort")), str(props.get("protocol"))))
+    return found
+
+
+def _world_ingress_ports(typ: str, props: Props) -> Iterator[str]:
+    for low, high, protocol in _world_ingress(typ, props):
+        if not (protocol in ("tcp", "6") and low == high and low in (80, 443)):
+            yield f"ingress from the internet on {protocol} {low}-{high}; only TCP 80 and 443 may be public"
+
+
+def _sg_rule_description(typ: str, props: Props) -> Iterator[str]:
+    if typ == SECURITY_GROUP:
+        yield from _one(not props.get("description"), "security group has no description")
+        for rule in _list(props.get("ingress")) + _list(props.get("egress")):
+            yield from _one(not _get(rule, "description"), "security group rule has no description")
+    else:
+        yield from _one(not props.get("description"), "security group rule has no description")
+
+
+def _iam_no_wildcard_action(typ: str, props: Props) -> Iterator[str]:
+    for document in _policy_documents(typ, props):
+        for s in _statements(document):
+            actions = _list(s.get("Action"))
+            if s.get("Effect") == "Allow" and any(a == "*" or str(a).endswith(":*") for a in actions):
+                yield f"IAM statement {s.get('Sid', '')!r} allows a wildcard action {actions}"
+
+
+def _iam_scoped_writes(typ: str, props: Props) -> Iterator[str]:
+    for document in _policy_documents(typ, props):
+        for s in _statements(document):
+            if s.get("Effect") != "Allow" or "*" not in _list(s.get("Resource")):
+                continue
+            writes = [
+                a
+                for a in _list(s.get("Action"))
+                if a not in UNSCOPABLE_ACTIONS and not str(a).split(":")[-1].startswith(READ_ONLY_PREFIXES)
+            ]
+            yield from _one(bool(writes), f"IAM statement {s.get('Sid', '')!r} allows {writes} on every resource")
+
+
+def _github_oidc_trust(typ: str, props: Props) -> Iterator[str]:
+    for s in _statements(props.get("assumeRolePolicy")):
+        federated = str(_get(s, "Principal", "Federated") or "")
+        if "token.actions.githubusercontent.com" not in federated:
+            continue
+        condition = s.get("Condition") or {}
+        exact = _get(condition, "StringEquals") or {}
+        sub = exact.get("token.actions.githubusercontent.com:sub")
+        subs = _list(sub)
+        bound = bool(subs) and all(isinstance(v, str) and v.startswith("repo:") and "*" not in v for v in subs)
+        yield from _one(not bound, "GitHub OIDC trust is not bound to an exact repo:<owner>/<repo>:... subject")
+        yield from _one(
+            exact.get("token.actions.githubusercontent.com:aud") != "sts.amazonaws.com",
+            "GitHub OIDC trust does not require the sts.amazonaws.com audience",
+        )
+
+
+# --- stack checks -----------------------------------------------------------------------------------
+
+Findings = Iterator[tuple[str, str | None]]
+
+
+def _of(resources: Sequence[StackResource], types: str | frozenset[str]) -> list[StackResource]:
+    wanted = {types} if isinstance(types, str) else types
+    return [r for r in resources if r.resource_type in wanted]
+
+
+def _bucket_companion(resources: Sequence[StackResource], types: str | frozenset[str], what: str) -> Findings:
+    covered = {r.props.get("bucket") for r in _of(resources, types)}
+    for bucket in _of(resources, BUCKET):
+        keys = {bucket.props.get("bucket"), bucket.props.get("id"), f"{bucket.name}-id", bucket.name}
+        if not keys & covered:
+            yield f"bucket {bucket.name} has no {what}", bucket.urn
+
+
+def _s3_public_access_block(resources: Sequence[StackResource]) -> Findings:
+    for pab in _of(resources, BUCKET_PAB):
+        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        if not all(pab.props.get(f) is True for f in flags):
+            yield f"public access block {pab.name} leaves public access open", pab.urn
+    yield from _bucket_companion(resources, BUCKET_PAB, "public access block")
+
+
+def _s3_encryption(resources: Sequence[StackResource]) -> Findings:
+    yield from _bucket_companion(resources, BUCKET_SSE, "default encryption")
+
+
+def _s3_lifecycle(resources: Sequence[StackResource]) -> Findings:
+    yield from _bucket_companion(resources, BUCKET_LIFECYCLE, "lifecycle configuration")
+
+
+def _s3_versioning(resources: Sequence[StackResource]) -> Findings:
+    yield from _bucket_companion(resources, BUCKET_VERSIONING, "versioning")
+
+
+def _alb_waf(resources: Sequence[StackResource]) -> Findings:
+    if not _of(resources, WAF_ASSOCIATION):
+        for alb in _of(resources, ALB):
+            yield f"load balancer {alb.name} has no WAF web ACL", alb.urn
+
+
+def _secrets_rotation(resources: Sequence[StackResource]) -> Findings:
+    rotated = {r.props.get("secretId") for r in _of(resources, SECRET_ROTATION)}
+    for secret in _of(resources, SECRET):
+        if not {f"{secret.name}-id", secret.props.get("arn"), secret.name} & rotated:
+            yield f"secret {secret.name} is not rotated automatically", secret.urn
+
+
+def _vpc_flow_logs(resources: Sequence[StackResource]) -> Findings:
+    logged = {r.props.get("vpcId") for r in _of(resources, FLOW_LOG)}
+    for vpc in _of(resources, VPC):
+        if not {f"{vpc.name}-id", vpc.props.get("id")} & logged:
+            yield f"VPC {vpc.name} has no flow logs", vpc.urn
+
+
+def _world_ingress_alb_only(resources: Sequence[StackResource]) -> Findings:
+    alb_groups = {g for alb in _of(resources, ALB) for g in _list(alb.props.get("securityGroups"))}
+    for r in resources:
+        if not _world_ingress(r.resource_type, r.props):
+            continue
+        if r.resource_type == SECURITY_GROUP:
+            yield f"{r.name} opens inline ingress to the internet; use rules on the ALB's group", r.urn
+        elif r.props.get("securityGroupId") not in alb_groups:
+            yield f"{r.name} opens a group that is not a load balancer's to the internet", r.urn
+
+
+def _timeouts_agree(resources: Sequence[StackResource]) -> Findings:
+    idle = [_int(r.props.get("idleTimeout")) or 60 for r in _of(resources, ALB)]
+    dereg = [_int(r.props.get("deregistrationDelay")) or 300 for r in _of(resources, TARGET_GROUP)]
+    for task in _of(resources, TASK_DEFINITION):
+        for c in _containers(task.props):
+            env = {
+                str(_get(v, "name")): _int(_get(v, "value"))
+                for v in _list(c.get("environment"))
+                if isinstance(v, Mapping)
+            }
+            stream, heartbeat = env.get(Env.MAX_STREAM_SECONDS), env.get(Env.SSE_HEARTBEAT_SECONDS)
+            graceful, stop = env.get(Env.GRACEFUL_TIMEOUT), _int(c.get("stopTimeout"))
+            if stream is None:
+                continue
+            where = f"task {task.name} container {c.get('name')}"
+            if heartbeat is None or any(heartbeat >= i for i in idle):
+                yield f"{where}: SSE heartbeat {heartbeat}s is not below the ALB idle timeout {idle}", task.urn
+            if any(stream > d for d in dereg):
+                yield f"{where}: max stream {stream}s exceeds the deregistration delay {dereg}", task.urn
+            if graceful is None or stop is None or not stream <= graceful < stop <= ECS_MAX_STOP_TIMEOUT_SECONDS:
+                yield (
+                    f"{where}: need max stream ({stream}) <= graceful timeout ({graceful}) < stopTimeout "
+                    f"({stop}) <= {ECS_MAX_STOP_TIMEOUT_SECONDS}",
+                    task.urn,
+                )
+
+
+def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _no_secret_outputs(resources: Sequence[StackResource]) -> Findings:
+    for stack in _of(resources, STACK):
+        for path, value in _walk(stack.props):
+            leaf = re.split(r"[.\[]", path)[-1] if path else ""
+            named = SECRET_NAME.search(path) and not re.search(r"(arn|name|id|url)$", leaf, re.IGNORECASE)
+            if (named and value not in (None, "")) or (isinstance(value, str) and SECRET_VALUE.search(value)):
+                yield f"stack output {path} looks like a secret; export its ARN instead", stack.urn
+
+
+# --- the pack ---------------------------------------------------------------------------------------
+
+ANY_AWS: frozenset[str] | None = None
+
+RULES: tuple[ResourceRule | StackRule, ...] = (
+    # Ours
+    ResourceRule("us-region-only", "Resources are created in US regions only", ANY_AWS, _us_region),
+    ResourceRule(
+        "provider-default-tags",
+        "The AWS provider tags everything with project, environment and managed-by",
+        frozenset({PROVIDER}),
+        _default_tags,
+    ),
+    StackRule(
+        "streaming-timeouts-agree",
+        "SSE heartbeat < ALB idle timeout; max stream <= deregistration delay; "
+        "max stream <= graceful timeout < ECS stopTimeout <= 120 s",
+        _timeouts_agree,
+    ),
+    ResourceRule(
+        "world-ingress-http-https-only",
+        "Nothing is open to the internet except TCP 80 and 443",
+        frozenset({SECURITY_GROUP, SG_INGRESS, SG_RULE}),
+        _world_ingress_ports,
+        "CKV_AWS_24, CKV_AWS_25, CKV_AWS_260",
+    ),
+    StackRule(
+        "world-ingress-alb-only", "Only the load balancer's security group admits the internet", _world_ingress_alb_only
+    ),
+    StackRule("no-secret-outputs", "No stack output holds a secret value", _no_secret_outputs),
+    ResourceRule(
+        "ecs-secrets-not-in-environment",
+        "Secrets reach containers through `secrets` (by ARN), never as plain environment",
+        frozenset({TASK_DEFINITION}),
+        _ecs_secrets_not_in_environment,
+    ),
+    ResourceRule("ecs-non-root-user", "Containers run as a non-root user", frozenset({TASK_DEFINITION}), _ecs_non_root),
+    ResourceRule(
+        "ecs-deployment-rollback",
+        "ECS deployments use the circuit breaker with rollback",
+        frozenset({ECS_SERVICE}),
+        _ecs_circuit_breaker,
+    ),
+    ResourceRule("ecs-container-logging", "Every container ships its logs", frozenset({TASK_DEFINITION}), _ecs_logging),
+    ResourceRule(
+        "elasticache-multi-az",
+        "The cache has a replica in another zone with automatic failover",
+        frozenset({REPLICATION_GROUP}),
+        _cache_multi_az,
+        level=ADVISORY,
+    ),
+    # Ports of checkov checks
+    ResourceRule(
+        "alb-https-only", "HTTP listeners redirect to HTTPS", LISTENER, _alb_https, "CKV_AWS_2", level=ADVISORY
+    ),
+    ResourceRule("alb-tls12", "HTTPS listeners require TLS 1.2 or newer", LISTENER, _alb_tls, "CKV_AWS_103"),
+    ResourceRule("alb-drop-invalid-headers", "ALB drops invalid header fields", ALB, _alb_drop_headers, "CKV_AWS_131"),
+    ResourceRule("alb-access-logs", "ALB access logging is enabled", ALB, _alb_access_logs, "CKV_AWS_91"),
+    ResourceRule(
+        "alb-deletion-protection",
+        "ALB deletion protection is enabled",
+        ALB,
+        _alb_deletion_protection,
+        "CKV_AWS_150",
+        level=ADVISORY,
+    ),
+    StackRule("alb-waf", "Load balancers are protected by AWS WAF", _alb_waf, "CKV2_AWS_28", level=ADVISORY),
+    ResourceRule(
+        "ecs-container-insights",
+        "ECS clusters enable Container Insights",
+        frozenset({CLUSTER}),
+        _container_insights,
+        "CKV_AWS_65",
+    ),
+    ResourceRule(
+        "ecs-no-public-ip",
+        "ECS services assign no public IPs",
+        frozenset({ECS_SERVICE}),
+        _ecs_no_public_ip,
+        "CKV_AWS_333",
+    ),
+    ResourceRule(
+        "ecs-read-only-root",
+        "Containers have a read-only root filesystem",
+        frozenset({TASK_DEFINITION}),
+        _ecs_read_only_root,
+        "CKV_AWS_336",
+    ),
+    ResourceRule(
+        "ecs-not-privileged",
+        "Containers are not privileged",
+        frozenset({TASK_DEFINITION}),
+        _ecs_not_privileged,
+        "CKV_AWS_334",
+    ),
+    ResourceRule(
+        "ecs-separate-roles",
+        "Task and execution roles are different roles",
+        frozenset({TASK_DEFINITION}),
+        _ecs_separate_roles,
+        "CKV_AWS_249",
+    ),
+    ResourceRule(
+        "elasticache-at-rest-encryption",
+        "Cache encrypts data at rest",
+        frozenset({REPLICATION_GROUP}),
+        _cache_at_rest,
+        "CKV_AWS_29",
+    ),
+    ResourceRule(
+        "elasticache-in-transit-encryption",
+        "Cache requires TLS",
+        frozenset({REPLICATION_GROUP}),
+        _cache_in_transit,
+        "CKV_AWS_30",
+    ),
+    ResourceRule(
+        "elasticache-auth-token",
+        "Cache requires an AUTH token over TLS",
+        frozenset({REPLICATION_GROUP}),
+        _cache_auth,
+        "CKV_AWS_31",
+    ),
+    ResourceRule(
+        "elasticache-cmk",
+        "Cache is encrypted with a customer-managed key",
+        frozenset({REPLICATION_GROUP}),
+        _cache_cmk,
+        "CKV_AWS_191",
+    ),
+    ResourceRule(
+        "elasticache-backups",
+        "Cache keeps automatic snapshots",
+        frozenset({REPLICATION_GROUP}),
+        _cache_backups,
+        "CKV_AWS_134",
+        level=ADVISORY,
+    ),
+    ResourceRule(
+        "secrets-cmk",
+        "Secrets are encrypted with a customer-managed key",
+        frozenset({SECRET}),
+        _secret_cmk,
+        "CKV_AWS_149",
+    ),
+    StackRule(
+        "secrets-rotation",
+        "Secrets rotate automatically (a third-party API key cannot be rotated by AWS)",
+        _secrets_rotation,
+        "CKV2_AWS_57",
+        level=ADVISORY,
+    ),
+    ResourceRule("kms-key-rotation", "KMS keys rotate", frozenset({KMS_KEY}), _kms_rotation, "CKV_AWS_7"),
+    ResourceRule(
+        "ecr-immutable-tags", "ECR tags are immutable", frozenset({ECR_REPOSITORY}), _ecr_immutable, "CKV_AWS_51"
+    ),
+    ResourceRule("ecr-scan-on-push", "ECR scans images on push", frozenset({ECR_REPOSITORY}), _ecr_scan, "CKV_AWS_163"),
+    ResourceRule(
+        "ecr-cmk",
+        "ECR encrypts images with a customer-managed key",
+        frozenset({ECR_REPOSITORY}),
+        _ecr_cmk,
+        "CKV_AWS_136",
+    ),
+    ResourceRule(
+        "log-retention", "Log groups set a retention period", frozenset({LOG_GROUP}), _log_retention, "CKV_AWS_66"
+    ),
+    ResourceRule(
+        "log-retention-one-year",
+        "Log groups keep logs for at least a year",
+        frozenset({LOG_GROUP}),
+        _log_retention_year,
+        "CKV_AWS_338",
+        level=ADVISORY,
+    ),
+    ResourceRule(
+        "log-group-cmk",
+        "Log groups are encrypted with a customer-managed key",
+        frozenset({LOG_GROUP}),
+        _log_cmk,
+        "CKV_AWS_158",
+    ),
+    ResourceRule("sns-encrypted", "SNS topics are encrypted", frozenset({SNS_TOPIC}), _sns_encrypted, "CKV_AWS_26"),
+    ResourceRule(
+        "subnet-no-public-ip",
+        "Subnets do not assign public IPs on launch",
+        frozenset({SUBNET}),
+        _subnet_no_public_ip,
+        "CKV_AWS_130",
+    ),
+    ResourceRule(
+        "security-group-descriptions",
+        "Security groups and their rules are described",
+        frozenset({SECURITY_GROUP, SG_INGRESS, SG_EGRESS, SG_RULE}),
+        _sg_rule_description,
+        "CKV_AWS_23",
+    ),
+    ResourceRule(
+        "iam-no-wildcard-actions",
+        "IAM policies allow no wildcard actions",
+        frozenset({IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY}),
+        _iam_no_wildcard_action,
+        "CKV_AWS_62, CKV_AWS_63",
+    ),
+    ResourceRule(
+        "iam-scoped-writes",
+        "IAM write actions name their resources (no Resource: * except where IAM requires it)",
+        frozenset({IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY}),
+        _iam_scoped_writes,
+        "CKV_AWS_290, CKV_AWS_355",
+    ),
+    ResourceRule(
+        "github-oidc-trust-bound",
+        "GitHub OIDC trust requires the STS audience and an exact repository subject",
+        frozenset({IAM_ROLE}),
+        _github_oidc_trust,
+        "CKV_AWS_358",
+    ),
+    StackRule("s3-public-access-block", "Buckets block all public access", _s3_public_access_block, "CKV2_AWS_6"),
+    StackRule("s3-encryption", "Buckets encrypt objects by default", _s3_encryption, "CKV_AWS_19"),
+    StackRule("s3-lifecycle", "Buckets have a lifecycle configuration", _s3_lifecycle, "CKV2_AWS_61"),
+    StackRule("s3-versioning", "Buckets are versioned", _s3_versioning, "CKV_AWS_21"),
+    StackRule("vpc-flow-logs", "VPCs record flow logs", _vpc_flow_logs, "CKV2_AWS_11", level=ADVISORY),
+)
+
+
+def policies() -> list[Policy]:
+    """The CrossGuard policies, in `RULES` order."""
+    return [rule.to_policy() for rule in RULES]
