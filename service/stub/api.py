@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from typing import Any, Final
@@ -147,12 +148,24 @@ async def _stream(
         headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
     )
     await _pause(knobs.ttft_ms)
-    await response.prepare(request)
+    # A client leaving mid-stream (a benchmark ending, a timeout) is normal: stop writing, quietly.
+    with contextlib.suppress(ConnectionResetError):
+        await response.prepare(request)
+        await _write_chunks(request, response, chunks, knobs, fault)
+    return response
+
+
+async def _write_chunks(
+    request: web.Request,
+    response: web.StreamResponse,
+    chunks: list[tuple[int, bytes]],
+    knobs: Knobs,
+    fault: Fault | None,
+) -> None:
     if fault is None and knobs.tokens_per_second <= 0:
         await response.write(b"".join(data for _, data in chunks))  # one write: fast for benchmarks
         await response.write_eof()
-        return response
-
+        return
     loop = asyncio.get_running_loop()
     started = loop.time()
     for written, (step, data) in enumerate(chunks):
@@ -162,12 +175,11 @@ async def _stream(
         if fault is not None and fault.drop_after_chunks == written:
             if request.transport is not None:
                 request.transport.abort()
-            return response
+            return
         if knobs.tokens_per_second > 0:
             await asyncio.sleep(max(0.0, started + step / knobs.tokens_per_second - loop.time()))
         await response.write(data)
     await response.write_eof()
-    return response
 
 
 def _inputs(value: object) -> list[str] | None:

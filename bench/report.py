@@ -1,0 +1,116 @@
+"""The benchmark's results: pass/fail against the targets, the printed table and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import HIGH_CONCURRENCY, MAX_ADDED_P50_MS, MAX_WORKER_RSS_MIB, MIN_THROUGHPUT_RATIO, Scenario
+from bench.wrk import LoadResult
+
+
+@dataclass(frozen=True)
+class Target:
+    description: str
+    passed: bool
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.passed else 'FAIL'} {self.description}"
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: Scenario
+    direct: LoadResult | None = None
+    service: LoadResult | None = None
+    skipped: str | None = None  # why it did not run, e.g. "n/a (no cache)"
+    notes: tuple[str, ...] = ()
+
+    def target(self) -> Target | None:
+        if self.direct is None or self.service is None:
+            return None
+        clean = self.service.errors == 0
+        suffix = "" if clean else f", but {self.service.errors} errors"
+        if self.scenario.connections == 1:
+            added = self.service.p50_ms - self.direct.p50_ms
+            return Target(f"p50 {added:+.1f} ms (<= {MAX_ADDED_P50_MS:g}){suffix}", clean and added <= MAX_ADDED_P50_MS)
+        if self.scenario.connections >= HIGH_CONCURRENCY:
+            direct_rps = self.direct.requests_per_second
+            ratio = self.service.requests_per_second / direct_rps if direct_rps else 0.0
+            return Target(
+                f"{ratio:.0%} of direct (>= {MIN_THROUGHPUT_RATIO:.0%}){suffix}",
+                clean and ratio >= MIN_THROUGHPUT_RATIO,
+            )
+        return None
+
+
+@dataclass
+class Report:
+    config: dict[str, Any]
+    results: list[ScenarioResult] = field(default_factory=list)
+    worker_rss_mib: dict[int, float | None] = field(default_factory=dict)
+
+    def memory_target(self) -> Target:
+        sizes = [size for size in self.worker_rss_mib.values() if size is not None]
+        largest = max(sizes, default=0.0)
+        passed = bool(sizes) and largest < MAX_WORKER_RSS_MIB
+        return Target(f"largest worker {largest:.1f} MiB (< {MAX_WORKER_RSS_MIB:g} MiB)", passed)
+
+    def as_json(self) -> dict[str, Any]:
+        scenarios = []
+        for result in self.results:
+            target = result.target()
+            scenarios.append(
+                {
+                    "scenario": result.scenario.name,
+                    "connections": result.scenario.connections,
+                    "stream": result.scenario.stream,
+                    "direct": result.direct.as_json() if result.direct else None,
+                    "service": result.service.as_json() if result.service else None,
+                    "skipped": result.skipped,
+                    "notes": list(result.notes),
+                    "target": {"description": target.description, "passed": target.passed} if target else None,
+                }
+            )
+        memory = self.memory_target()
+        return {
+            "config": self.config,
+            "scenarios": scenarios,
+            "worker_rss_mib": {str(pid): size for pid, size in self.worker_rss_mib.items()},
+            "memory_target": {"description": memory.description, "passed": memory.passed},
+        }
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
+
+
+def _figures(result: LoadResult | None) -> str:
+    if result is None:
+        return f"{'':>8} {'':>7} {'':>7}"
+    return f"{result.requests_per_second:8.1f} {result.p50_ms:7.1f} {result.p99_ms:7.1f}"
+
+
+def render(report: Report) -> str:
+    width = max(len(result.scenario.label) for result in report.results) if report.results else 10
+    header = (
+        f"{'scenario':<{width}} | {'direct':>8} {'p50 ms':>7} {'p99 ms':>7} | {'service':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} | {'errors':>9} | target"
+    )
+    lines = [header, f"{'':<{width}} | {'req/s':>8} {'':>7} {'':>7} | {'req/s':>8}", "-" * len(header)]
+    for result in report.results:
+        label = f"{result.scenario.label:<{width}}"
+        if result.skipped:
+            lines.append(f"{label} | {result.skipped}")
+            continue
+        errors = f"{result.direct.errors if result.direct else 0}/{result.service.errors if result.service else 0}"
+        target = result.target()
+        lines.append(f"{label} | {_figures(result.direct)} | {_figures(result.service)} | {errors:>9} | {target or ''}")
+        lines.extend(f"{'':<{width}}   note: {note}" for note in result.notes)
+    sizes = ", ".join(
+        f"pid {pid}: {size:.1f} MiB" if size is not None else f"pid {pid}: gone"
+        for pid, size in report.worker_rss_mib.items()
+    )
+    lines += ["", f"worker RSS at the end: {sizes or 'no workers found'}  {report.memory_target()}"]
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""The service under gunicorn, as `make run` and the container start it, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from service.contract import HEALTH_PATH, Env
+from service.stub.testing import HOST, free_port
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+CLIENT_KEY: Final = "local-dev-key"  # accepted when ENVIRONMENT=local and no CLIENT_API_KEYS are set
+STARTUP_SECONDS: Final = 60.0
+STOP_SECONDS: Final = 15.0
+
+
+@dataclass(frozen=True)
+class RunningService:
+    port: int
+    master_pid: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers: the master's children."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # exited while we looked
+            if int(fields[1]) == self.master_pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident set size from /proc/<pid>/status, None if the process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024  # kB
+    return None
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + HEALTH_PATH, timeout=1) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def _log_tail(path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-30:])
+
+
+@contextmanager
+def run_service(upstream_base_url: str, log_path: Path, workers: int = 2) -> Iterator[RunningService]:
+    """`gunicorn -c service/gunicorn.conf.py service.main:app` against the stub, logs to `log_path`."""
+    port = free_port()
+    env = os.environ | {
+        "HOST": HOST,
+        Env.PORT: str(port),
+        Env.WEB_CONCURRENCY: str(workers),
+        Env.OPENAI_API_KEY: "sk-bench-not-a-real-key",
+        Env.OPENAI_BASE_URL: upstream_base_url,
+        Env.ENVIRONMENT: "local",
+        Env.LOG_LEVEL: "warning",
+        Env.GRACEFUL_TIMEOUT: "5",  # nothing is in flight when we stop it
+    }
+    # What `uv run --frozen gunicorn ...` runs, minus the uv process in between: Popen's pid is the master.
+    command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py", "service.main:app"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        url = f"http://{HOST}:{port}"
+        while not _healthy(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"the service exited with code {process.returncode}:\n{_log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service was not healthy within {STARTUP_SECONDS}s:\n{_log_tail(log_path)}")
+            time.sleep(0.2)
+        yield RunningService(port, process.pid, log_path)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
