@@ -35,7 +35,9 @@ def _split_list(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True, env_ignore_empty=True
+    )
 
     # --- Deployment -------------------------------------------------------------------------------
     environment: Literal["local", "staging", "prod"] = Field(

@@ -11,7 +11,7 @@ import pytest
 from service.stub.testing import StubServer, run_stub
 from tests.support.service import ServiceProcess, run_service
 
-pytest_plugins = ["tests.support.redis"]
+pytest_plugins = ["tests.support.redis", "tests.support.moto"]
 
 # A fake key the stub is told to accept: long enough to be scrubbed from logs like a real one.
 UPSTREAM_KEY = "sk-test-upstream-0123456789abcdefghij"

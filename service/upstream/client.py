@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 import structlog
-from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai import NOT_GIVEN, AsyncOpenAI, DefaultAioHttpClient
 from openai._response import AsyncAPIResponse
 
 from service.errors import APIError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
@@ -62,7 +62,9 @@ def _upstream_error_field(exc: openai.APIStatusError, field: str) -> str | None:
 
 def map_upstream_error(exc: openai.OpenAIError, timeout_seconds: float) -> APIError:
     """Translate an SDK exception (after the SDK's retries) into the error our client receives."""
-    if isinstance(exc, openai.APITimeoutError):
+    # Not connecting at all (refused, or no answer to the handshake) is a connection failure: 502.
+    # The aiohttp transport reports a refused connection as ConnectTimeout, so this is by cause.
+    if isinstance(exc, openai.APITimeoutError) and not isinstance(exc.__cause__, httpx2.ConnectTimeout):
         return UpstreamTimeout(f"OpenAI did not answer within {timeout_seconds:g}s; try again")
     if isinstance(exc, openai.APIConnectionError):
         return UpstreamError("Could not reach OpenAI; try again shortly", code="upstream_unreachable")
@@ -96,6 +98,11 @@ class Upstream:
         self.client = client
         self.keys = keys
         self._timeout = settings.max_stream_seconds
+        # A stream's total time is enforced by the relay (service.streaming), which ends it with a
+        # clear error event; the transport's read timeout must not fire first.
+        self._stream_timeout = httpx2.Timeout(
+            settings.max_stream_seconds + 5, connect=settings.upstream_connect_timeout_seconds
+        )
 
     async def call(self, make_call: Callable[[], Awaitable[T]]) -> T:
         """Run one SDK call with the 401-refresh policy and our error mapping."""
@@ -120,12 +127,15 @@ class Upstream:
         rest = {k: v for k, v in params.items() if k not in ("model", "messages", "stream")}
         create = self.client.chat.completions.with_streaming_response.create
 
+        stream = bool(params.get("stream", False))
+
         async def open_response() -> tuple[Any, AsyncAPIResponse[Any]]:
             manager = create(
                 model=params["model"],
                 messages=params["messages"],
-                stream=params.get("stream", False),
+                stream=stream,
                 extra_body=rest,
+                timeout=self._stream_timeout if stream else NOT_GIVEN,
             )
             return manager, await manager.__aenter__()
 

@@ -1,0 +1,38 @@
+# The reference service's image: built once per commit by CI and deployed to every stack by digest.
+# Multi-stage: uv resolves the locked runtime dependencies in a build stage; the final stage holds
+# only the virtual environment and the service code, runs as a non-root user and works with a
+# read-only root filesystem (writable /tmp comes from the task definition's volume).
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN pip install "uv==0.13.9"
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+# Runtime dependencies only: no dev or infra groups, and the project itself is not installed
+# (the code is copied below and found on PYTHONPATH).
+RUN uv sync --frozen --no-install-project --no-default-groups
+COPY service ./service
+RUN python -m compileall -q service
+
+FROM ${PYTHON_IMAGE}
+RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+WORKDIR /app
+COPY --from=build --chown=root:root /app /app
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8000
+USER 10001
+# Must equal service.contract.CONTAINER_PORT (tests/test_contract.py checks it).
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"]
+CMD ["gunicorn", "-c", "service/gunicorn.conf.py", "service.main:app"]
