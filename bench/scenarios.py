@@ -1,7 +1,8 @@
 """What the benchmark runs and the targets it reports against.
 
-Adding a scenario is one entry in SCENARIOS; `needs_cache` entries run only when the service answers a
-repeated request with `X-Cache: HIT`.
+Adding a scenario is one entry in SCENARIOS. Targets: at concurrency 1 the added p50, at HIGH_CONCURRENCY
+the share of direct throughput. `needs_cache` entries run only when the service answers a repeated request
+with `X-Cache: HIT` (their direct column is the uncached upstream).
 """
 
 from __future__ import annotations
