@@ -43,43 +43,62 @@ class Settings(BaseSettings):
     environment: Literal["local", "staging", "prod"] = Field(
         "local", validation_alias=Env.ENVIRONMENT, description="local enables the dev key and the stub"
     )
-    port: int = Field(CONTAINER_PORT, validation_alias=Env.PORT, ge=1, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", validation_alias=Env.LOG_LEVEL)
+    port: int = Field(CONTAINER_PORT, validation_alias=Env.PORT, ge=1, le=65535, description="listen port (gunicorn)")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", validation_alias=Env.LOG_LEVEL, description="JSON logs on stdout at this level"
+    )
 
     # --- Upstream (OpenAI) ------------------------------------------------------------------------
-    openai_api_key: SecretStr | None = Field(None, validation_alias=Env.OPENAI_API_KEY)
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=Env.OPENAI_API_KEY, description="the OpenAI key itself (local runs; prefer the ARN)"
+    )
     openai_api_key_secret_arn: str | None = Field(
         None, validation_alias=Env.OPENAI_API_KEY_SECRET_ARN, description="read the key from Secrets Manager"
     )
-    openai_base_url: str | None = Field(None, validation_alias=Env.OPENAI_BASE_URL)
-    openai_org_id: str | None = Field(None, validation_alias=Env.OPENAI_ORG_ID)
-    openai_project_id: str | None = Field(None, validation_alias=Env.OPENAI_PROJECT_ID)
-    aws_region: str | None = Field(None, validation_alias=Env.AWS_REGION)
-    upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
+    openai_base_url: str | None = Field(
+        None, validation_alias=Env.OPENAI_BASE_URL, description="OpenAI-compatible endpoint; unset: OpenAI"
+    )
+    openai_org_id: str | None = Field(
+        None, validation_alias=Env.OPENAI_ORG_ID, description="sent as OpenAI-Organization"
+    )
+    openai_project_id: str | None = Field(
+        None, validation_alias=Env.OPENAI_PROJECT_ID, description="sent as OpenAI-Project (one per stack)"
+    )
+    aws_region: str | None = Field(None, validation_alias=Env.AWS_REGION, description="region of the key's secret")
+    upstream_connect_timeout_seconds: float = Field(5.0, gt=0, description="failing to connect in time is a 502")
     upstream_max_retries: int = Field(2, ge=0, le=10, description="the SDK's retries (429/5xx, backoff)")
     key_refresh_min_interval_seconds: float = Field(
         30.0, ge=0, description="at most one Secrets Manager re-fetch per interval after upstream 401s"
     )
 
     # --- Streaming time budget (defaults shared with infra via service.contract) -------------------
-    max_stream_seconds: int = Field(DEFAULT_BUDGET.max_stream_seconds, validation_alias=Env.MAX_STREAM_SECONDS, gt=0)
+    max_stream_seconds: int = Field(
+        DEFAULT_BUDGET.max_stream_seconds,
+        validation_alias=Env.MAX_STREAM_SECONDS,
+        gt=0,
+        description="longest stream (and non-streamed call); infra derives its timeouts from it",
+    )
     sse_heartbeat_seconds: float = Field(
-        DEFAULT_BUDGET.heartbeat_seconds, validation_alias=Env.SSE_HEARTBEAT_SECONDS, gt=0
+        DEFAULT_BUDGET.heartbeat_seconds,
+        validation_alias=Env.SSE_HEARTBEAT_SECONDS,
+        gt=0,
+        description="`: keep-alive` comment after this much silence in a stream",
     )
 
     # --- Guardrails -------------------------------------------------------------------------------
     allowed_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4.1"]
+        default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4.1"],
+        description="models clients may use (JSON list or comma-separated)",
     )
-    default_model: str = "gpt-4o-mini"
+    default_model: str = Field("gpt-4o-mini", description="used when a request names no model")
     default_max_tokens: int = Field(512, ge=1, description="used when a request sets no max tokens")
     max_tokens_limit: int = Field(4096, ge=1, description="largest max_tokens/max_completion_tokens accepted")
     max_n: int = Field(4, ge=1, description="largest `n` (completions per request) accepted")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
-    max_messages: int = Field(100, ge=1)
+    max_messages: int = Field(100, ge=1, description="most messages in one request")
     max_input_chars: int = Field(100_000, ge=1, description="total characters across all messages")
     moderation_enabled: bool = Field(False, description="check input with OpenAI's moderation endpoint first")
-    moderation_model: str = "omni-moderation-latest"
+    moderation_model: str = Field("omni-moderation-latest", description="model for MODERATION_ENABLED checks")
 
     # --- Client authentication --------------------------------------------------------------------
     client_api_keys: dict[str, str] = Field(
@@ -169,3 +188,29 @@ class Settings(BaseSettings):
 @functools.lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def markdown_reference() -> str:
+    """The README's configuration table, generated so it cannot drift (tests/service/test_settings.py)."""
+    rows = ["| Variable | Default | What it does |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        env = str(field.validation_alias or name.upper())
+        if field.default_factory is not None:
+            default: Any = field.default_factory()  # type: ignore[call-arg]
+        else:
+            default = field.default
+        shown = "unset" if default is None or default in ({}, []) else f"`{_show(default)}`"
+        rows.append(f"| `{env}` | {shown} | {(field.description or '').replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+if __name__ == "__main__":
+    print(markdown_reference())
