@@ -370,3 +370,11 @@ def test_make_lint_runs_the_workflow_and_dockerfile_linters() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
     lint_recipe = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "scripts/lint-ci.sh" in lint_recipe
+
+
+def test_ci_runs_the_python_version_the_image_runs(workflows: dict[str, Any]) -> None:
+    image = re.search(r"^ARG PYTHON_IMAGE=python:(\d+\.\d+)", (REPO_ROOT / "Dockerfile").read_text(), re.M)
+    assert image, "the Dockerfile names no PYTHON_IMAGE"
+    versions = {name: w.get("env", {}).get("PYTHON_VERSION") for name, w in workflows.items()}
+    versions = {name: version for name, version in versions.items() if version is not None}
+    assert versions == dict.fromkeys(("checks.yml", "preview.yml", "deploy-stack.yml"), image[1])
