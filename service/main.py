@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from service.api.routes import chat, health, models
+from service.api.metering import Metering
+from service.api.routes import admin, chat, health, models, usage
 from service.api.routes.health import ReadinessCheck
 from service.auth import ClientAuthenticator
 from service.errors import install_error_handlers
@@ -47,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = await _load_key_source(settings)
         client = build_client(settings, keys)
         app.state.upstream = Upstream(client, keys, settings)
+        metering = Metering.build(settings)
+        app.state.metering = metering
+        app.state.readiness_checks["state"] = metering.readiness
 
         async def key_loaded() -> tuple[bool, str]:
             return (True, "ok") if keys.loaded else (False, "OpenAI key not loaded")
@@ -57,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await metering.aclose()
             await client.close()
 
     app = FastAPI(
@@ -74,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(chat.router)
+    app.include_router(usage.router)
+    app.include_router(admin.router)
     return app
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.api.metering import Metering
 from service.auth import Client, ClientAuthenticator
 from service.middleware import annotate
 from service.settings import Settings
@@ -22,6 +23,11 @@ def get_upstream(request: Request) -> Upstream:
     return upstream
 
 
+def get_metering(request: Request) -> Metering:
+    metering: Metering = request.app.state.metering
+    return metering
+
+
 def get_client(request: Request) -> Client:
     authenticator: ClientAuthenticator = request.app.state.authenticator
     client = authenticator.authenticate(request.headers.get("authorization"))
@@ -31,4 +37,5 @@ def get_client(request: Request) -> Client:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UpstreamDep = Annotated[Upstream, Depends(get_upstream)]
+MeteringDep = Annotated[Metering, Depends(get_metering)]
 CurrentClient = Annotated[Client, Depends(get_client)]

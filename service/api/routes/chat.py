@@ -12,7 +12,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from service import moderation
-from service.api.deps import CurrentClient, SettingsDep, UpstreamDep
+from service.api.deps import CurrentClient, MeteringDep, SettingsDep, UpstreamDep
+from service.api.metering import MeteredCall
 from service.guardrails import ChatRequest, parse_json_object, prepare_chat_request, read_limited_body
 from service.middleware import annotate
 from service.streaming import relay_events
@@ -33,24 +34,38 @@ def _record_usage(request: Request, usage: dict[str, Any]) -> None:
 
 @router.post("/chat/completions")
 async def create_chat_completion(
-    request: Request, client: CurrentClient, settings: SettingsDep, upstream: UpstreamDep
+    request: Request, client: CurrentClient, settings: SettingsDep, upstream: UpstreamDep, metering: MeteringDep
 ) -> Response:
     raw = await read_limited_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
     chat = prepare_chat_request(parse_json_object(raw), settings, client.id)
     annotate(request, model=chat.model, stream=chat.stream)
     if settings.moderation_enabled:
         await moderation.check_input(upstream, chat.input_text, settings.moderation_model)
-    # HOOK(issue-3): cache lookup, rate limits and budget reservation go here, before any upstream call.
+    # Cache lookup, rate limits, budget reservation and the fleet's upstream guard (service.api.metering).
+    metered = await metering.begin(chat, client.id, request.headers)
+    annotate(request, cache=metered.lookup.status.value)
+    if metered.hit:
+        return metered.hit_response(SSE_HEADERS)
     if chat.stream:
-        return await _stream(request, chat, settings.sse_heartbeat_seconds, settings.max_stream_seconds, upstream)
-    async with upstream.chat_completion(chat.params) as response:
-        body = await response.read()
-        status = response.http_response.status_code
+        return await _stream(
+            request, chat, settings.sse_heartbeat_seconds, settings.max_stream_seconds, upstream, metered=metered
+        )
+    try:
+        async with upstream.chat_completion(chat.params) as response:
+            body = await response.read()
+            status = response.http_response.status_code
+            upstream_headers = response.headers
+    except BaseException:
+        await metered.failed()
+        raise
     usage = _usage_of_completion(body)
     if usage:
         _record_usage(request, usage)
-    # HOOK(issue-3): settle the reservation with `usage`, store the body in the cache.
-    return Response(body, status_code=status, media_type="application/json")
+    if status == 200:
+        await metered.succeeded(usage, body, upstream_headers)
+    else:
+        await metered.failed()
+    return Response(body, status_code=status, media_type="application/json", headers=metered.headers())
 
 
 def _usage_of_completion(body: bytes) -> dict[str, Any] | None:
@@ -64,15 +79,26 @@ def _usage_of_completion(body: bytes) -> dict[str, Any] | None:
 
 
 async def _stream(
-    request: Request, chat: ChatRequest, heartbeat_seconds: float, max_seconds: float, upstream: UpstreamDep
+    request: Request,
+    chat: ChatRequest,
+    heartbeat_seconds: float,
+    max_seconds: float,
+    upstream: UpstreamDep,
+    *,
+    metered: MeteredCall,
 ) -> Response:
     # Opened here, not inside the generator, so an upstream error still gets a proper status code.
     resources = AsyncExitStack()
-    response = await resources.enter_async_context(upstream.chat_completion(chat.params))
+    try:
+        response = await resources.enter_async_context(upstream.chat_completion(chat.params))
+    except BaseException:
+        await metered.failed()
+        raise
+    metered.watch_stream()
 
     def on_usage(usage: dict[str, Any]) -> None:
         _record_usage(request, usage)
-        # HOOK(issue-3): settle the reservation with `usage`.
+        metered.on_stream_usage(usage)
 
     async def events() -> Any:
         try:
@@ -83,13 +109,15 @@ async def _stream(
                 heartbeat_seconds=heartbeat_seconds,
                 max_seconds=max_seconds,
             ):
+                metered.on_stream_event(event)
                 yield event
         finally:
+            metered.stream_finished(response.headers)
             await resources.aclose()
 
     return StreamingResponse(
         events(),
         media_type="text/event-stream",
-        headers=SSE_HEADERS,
+        headers={**SSE_HEADERS, **metered.headers()},
         background=BackgroundTask(resources.aclose),
     )
