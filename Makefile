@@ -7,7 +7,7 @@ UV := python3 -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: help sync run test lint fmt bench
+.PHONY: help sync run test lint fmt bench docs
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -28,10 +28,15 @@ test: .venv/.synced ## run the whole test suite
 	@bash scripts/ensure-system-tools.sh redis-server
 	$(RUN) pytest $(PYTEST_ARGS)
 
-lint: .venv/.synced ## ruff (lint + format check) and mypy --strict
+lint: .venv/.synced ## ruff, mypy --strict, README drift, hadolint, actionlint, zizmor
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) python scripts/render_settings_table.py --check
+	UV="$(UV)" bash scripts/lint-ci.sh
+
+docs: .venv/.synced ## regenerate the README's configuration table from service/settings.py
+	$(RUN) python scripts/render_settings_table.py
 
 fmt: .venv/.synced ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

@@ -39,3 +39,11 @@ def test_invalid_settings_name_the_variable(values: dict[str, object], message: 
 def test_dev_key_only_in_local_mode_without_keys() -> None:
     assert _settings().accepts_local_dev_key
     assert not _settings(client_api_keys={hash_client_key("k"): "team"}).accepts_local_dev_key
+
+
+def test_readme_configuration_table_matches_the_settings() -> None:
+    from scripts.render_settings_table import README, render
+
+    text = README.read_text()
+    assert "<!-- settings-table:start -->" in text
+    assert render(text) == text, "README.md's configuration table is stale: run `make docs`"
