@@ -282,9 +282,13 @@ def test_prod_deploys_only_after_staging_passed_its_smoke_test_and_evals(workflo
 
     (stack_job,) = jobs(workflows["deploy-stack.yml"]).values()
     up_index, _ = step_named(stack_job, "pulumi up")
+    rollout_index, rollout = step_named(stack_job, "Wait until ECS runs the image")
     smoke_index, smoke = step_named(stack_job, "Smoke test")
     evals_index, evals = step_named(stack_job, "Evaluation suite")
-    assert up_index < smoke_index < evals_index
+    assert up_index < rollout_index < smoke_index < evals_index
+    # The smoke test must see the new image: the rollout wait fails when ECS runs anything else.
+    assert rollout["env"]["IMAGE"] == "${{ steps.registry.outputs.repository }}@${{ inputs.digest }}"
+    assert 'grep -qxF "$IMAGE"' in rollout["run"]
     assert "scripts/smoke_test.py" in smoke["run"]
     assert smoke["env"]["SMOKE_BASE_URL"] == "${{ steps.up.outputs.service-url }}"
     assert evals["if"] == "inputs.run-evals"
@@ -318,7 +322,7 @@ def test_each_stack_deploys_in_the_github_environment_named_after_it(workflows: 
 def test_the_stack_outputs_the_workflows_read_are_exported_by_the_program(workflows: dict[str, Any]) -> None:
     program = (REPO_ROOT / "infra" / "__main__.py").read_text()
     env = workflows["deploy-stack.yml"]["env"]
-    for key in ("OUTPUT_REPOSITORY_URL", "OUTPUT_SERVICE_URL"):
+    for key in ("OUTPUT_REPOSITORY_URL", "OUTPUT_SERVICE_URL", "OUTPUT_CLUSTER_NAME", "OUTPUT_SERVICE_NAME"):
         assert f'pulumi.export("{env[key]}"' in program, f"infra/__main__.py exports no {env[key]}"
 
 
