@@ -48,6 +48,7 @@ from service.ratelimit import (
     UpstreamPermit,
     UpstreamSaturated,
     count_prompt_tokens,
+    o200k_base,
     retry_after,
 )
 from service.settings import Settings
@@ -93,6 +94,7 @@ class Metering:
         prices = PriceTable.load(fallback_model=settings.budget_fallback_model)
         for model in settings.allowed_models:
             prices.price_for(model)  # refuse to start with a model that has no price (UnknownModelPrice)
+        o200k_base()  # load the encoding at boot, not on the first request (~0.5 s)
         token = settings.redis_auth_token.get_secret_value() if settings.redis_auth_token else None
         state = build_shared_state(
             StateConfig(
