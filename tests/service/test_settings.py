@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from scripts.render_settings_table import README, render
 from service.settings import Settings, hash_client_key
 
 
@@ -42,8 +43,6 @@ def test_dev_key_only_in_local_mode_without_keys() -> None:
 
 
 def test_readme_configuration_table_matches_the_settings() -> None:
-    from scripts.render_settings_table import README, render
-
     text = README.read_text()
     assert "<!-- settings-table:start -->" in text
     assert render(text) == text, "README.md's configuration table is stale: run `make docs`"

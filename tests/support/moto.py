@@ -17,7 +17,7 @@ from service.stub.testing import HOST, free_port
 # Credentials moto accepts; they are not real and authorise nothing anywhere else.
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed test value
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }

@@ -61,7 +61,10 @@ def test_local_mode_accepts_the_dev_key_and_warns(service: ServiceProcess) -> No
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"ENVIRONMENT": "prod", "OPENAI_API_KEY": "sk-x-aaaaaaaaaaaa"}, "CLIENT_API_KEYS is empty in ENVIRONMENT=prod"),
+        (
+            {"ENVIRONMENT": "prod", "OPENAI_API_KEY": "sk-x-aaaaaaaaaaaa"},
+            "CLIENT_API_KEYS is empty in ENVIRONMENT=prod",
+        ),
         ({"CLIENT_API_KEYS": '{"not-a-hash": "team"}'}, "not a lower-case SHA-256 hex digest"),
         ({"DEFAULT_MODEL": "gpt-5-nonexistent"}, "DEFAULT_MODEL 'gpt-5-nonexistent' is not in ALLOWED_MODELS"),
     ],

@@ -39,7 +39,8 @@ def test_streamed_chunks_arrive_in_order_and_match_the_full_answer(service: Serv
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == full
     assert chunks[-1].choices == []
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
     assert all(c.usage is None for c in chunks[:-1])
 
 
@@ -48,7 +49,10 @@ def test_stream_ends_with_done_and_usage_is_requested_upstream_even_if_not_asked
 ) -> None:
     body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
     with httpx2.stream(
-        "POST", f"{service.base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {service.api_key}"}
+        "POST",
+        f"{service.base_url}/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {service.api_key}"},
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -57,7 +61,8 @@ def test_stream_ends_with_done_and_usage_is_requested_upstream_even_if_not_asked
     assert events[-1] == "data: [DONE]"
     assert not any('"usage":{' in e for e in events), "the client did not ask for the usage chunk"
     sent = _chat_requests(stub)[-1]["body"]
-    assert isinstance(sent, dict) and sent["stream_options"] == {"include_usage": True}
+    assert isinstance(sent, dict)
+    assert sent["stream_options"] == {"include_usage": True}
 
 
 def test_quiet_stream_gets_heartbeat_comments(make_service, stub: StubServer) -> None:
@@ -83,7 +88,9 @@ def test_stream_longer_than_the_budget_ends_with_an_error_event(make_service, st
 
 
 def test_stop_and_hashed_user_are_sent_upstream(service: ServiceProcess, stub: StubServer) -> None:
-    service.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stop=["END"], user="alice@example.com")
+    service.client().chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stop=["END"], user="alice@example.com"
+    )
     sent = _chat_requests(stub)[-1]["body"]
     assert isinstance(sent, dict)
     assert sent["stop"] == ["END"]
@@ -108,14 +115,21 @@ def test_org_and_project_headers_are_forwarded(make_service, stub: StubServer) -
 
 
 def test_request_id_is_accepted_echoed_and_logged(service: ServiceProcess, stub: StubServer) -> None:
-    response = httpx2.get(f"{service.base_url}/models", headers={"Authorization": f"Bearer {service.api_key}", "X-Request-ID": "trace-abc.123"})
+    response = httpx2.get(
+        f"{service.base_url}/models",
+        headers={"Authorization": f"Bearer {service.api_key}", "X-Request-ID": "trace-abc.123"},
+    )
     assert response.headers["x-request-id"] == "trace-abc.123"
-    unsafe = httpx2.get(f"{service.base_url}/models", headers={"Authorization": f"Bearer {service.api_key}", "X-Request-ID": "bad id\twith tab"})
+    unsafe = httpx2.get(
+        f"{service.base_url}/models",
+        headers={"Authorization": f"Bearer {service.api_key}", "X-Request-ID": "bad id\twith tab"},
+    )
     assert unsafe.headers["x-request-id"] != "bad id\twith tab"
 
 
 def test_health_ready_and_docs(service: ServiceProcess) -> None:
     assert httpx2.get(f"{service.url}/healthz").json() == {"status": "ok"}
     ready = httpx2.get(f"{service.url}/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"]["openai_key"] == "ok"
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["openai_key"] == "ok"
     assert httpx2.get(f"{service.url}/docs").status_code == 200

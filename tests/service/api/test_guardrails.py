@@ -108,8 +108,22 @@ _json_values = st.recursive(
     max_leaves=8,
 )
 _fields = st.sampled_from(
-    ["model", "messages", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens", "stop",
-     "temperature", "top_p", "user", "best_of", "tools", "seed"]
+    [
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "temperature",
+        "top_p",
+        "user",
+        "best_of",
+        "tools",
+        "seed",
+    ]
 )
 
 

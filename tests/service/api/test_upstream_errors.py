@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from service.stub.testing import StubServer, free_port
-from tests.conftest import UPSTREAM_KEY, ServiceFactory
-from tests.support.service import ServiceProcess
+from tests.conftest import UPSTREAM_KEY, ServiceFactory, service_env
+from tests.support.service import ServiceProcess, run_service
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
@@ -18,9 +18,6 @@ MESSAGES = [{"role": "user", "content": "hello"}]
 @pytest.fixture(scope="module")
 def fast_fail_service(stub_server: StubServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """No SDK retries and a 2 s budget, so timeouts and single failures are quick to provoke."""
-    from tests.conftest import service_env
-    from tests.support.service import run_service
-
     env = service_env(stub_server, UPSTREAM_MAX_RETRIES="0", MAX_STREAM_SECONDS="2")
     with run_service(tmp_path_factory.mktemp("fast-fail"), env) as process:
         yield process
@@ -42,7 +39,9 @@ def _assert_openai_shaped(response: httpx2.Response) -> dict[str, object]:
     return error
 
 
-def test_two_429s_are_retried_by_the_sdk_and_the_client_sees_one_success(service: ServiceProcess, stub: StubServer) -> None:
+def test_two_429s_are_retried_by_the_sdk_and_the_client_sees_one_success(
+    service: ServiceProcess, stub: StubServer
+) -> None:
     stub.faults([{"status": 429, "retry_after_ms": 10, "count": 2}])
     completion = service.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert completion.choices[0].message.content
