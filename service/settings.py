@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -142,6 +144,28 @@ class Settings(BaseSettings):
     admin_client_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="clients that may see everyone's usage and invalidate the cache"
     )
+
+    # --- Retrieval Q&A (/v1/answers; service/answers, knowledge base in service/knowledge) ------------
+    answers_enabled: bool = Field(True, description="serve POST /v1/answers and build the knowledge base index")
+    answers_knowledge_dir: Path | None = Field(None, description="directory of *.md documents; unset: the bundled one")
+    answers_index_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "answers-index",
+        description="where `make index` and the service keep embedded indexes (must be writable)",
+    )
+    embedding_model: str = Field("text-embedding-3-small", description="embeds the knowledge base and questions")
+    embedding_dimensions: int | None = Field(None, ge=1, description="ask for shorter embeddings; unset: the model's")
+    answers_top_k: int = Field(4, ge=1, description="chunks given to the model when a request sets no top_k")
+    answers_max_top_k: int = Field(10, ge=1, description="largest top_k a request may ask for")
+    answers_max_question_chars: int = Field(1000, ge=1, description="longer questions get 400")
+    answers_max_tokens: int = Field(300, ge=1, description="max completion tokens of an answer")
+    answers_min_similarity: float | None = Field(
+        None, ge=-1, le=1, description="chunks scoring below are not sent; none left: not-found, no model call"
+    )
+    answers_embed_batch_size: int = Field(64, ge=1, le=2048, description="most questions coalesced per embeddings call")
+    answers_embed_batch_wait_ms: float = Field(5.0, ge=0, description="longest a question waits for its batch")
+    answers_index_batch_size: int = Field(100, ge=1, le=2048, description="chunks per embeddings call when indexing")
+    answers_question_cache_size: int = Field(4096, ge=0, description="question embeddings kept per process (LRU)")
+    answers_index_wait_seconds: float = Field(20.0, gt=0, description="longest a question waits for the index")
 
     @field_validator("allowed_models", "admin_client_ids", mode="before")
     @classmethod
