@@ -37,6 +37,7 @@ from service.stub.state import Fault, Knobs, KnobsUpdate, StubState
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 # A hanging request is answered after this long if the client has not given up by then.
 HANG_SECONDS: Final = 3600.0
+DEFAULT_RETRY_AFTER_MS: Final = 1000
 _FAULT_LIST: Final = TypeAdapter(list[Fault])
 
 
@@ -55,9 +56,12 @@ async def _scripted_response(fault: Fault) -> web.Response | None:
     if fault.status is None:
         return None
     headers = dict(fault.headers)
-    if fault.retry_after_ms is not None:
-        headers["retry-after-ms"] = str(fault.retry_after_ms)
-        headers["retry-after"] = str(math.ceil(fault.retry_after_ms / 1000))
+    retry_after_ms = fault.retry_after_ms
+    if retry_after_ms is None and fault.status == 429:
+        retry_after_ms = DEFAULT_RETRY_AFTER_MS  # OpenAI's 429s always say when to come back
+    if retry_after_ms is not None:
+        headers["retry-after-ms"] = str(retry_after_ms)
+        headers["retry-after"] = str(math.ceil(retry_after_ms / 1000))
     return error_response(
         fault.status, fault.message, type_=fault.type, code=fault.code, param=fault.param, headers=headers
     )

@@ -63,7 +63,7 @@ class Fault(BaseModel):
     type: str | None = None
     code: str | None = None
     param: str | None = None
-    retry_after_ms: int | None = Field(default=None, ge=0)  # 429s: sets retry-after-ms and retry-after
+    retry_after_ms: int | None = Field(default=None, ge=0)  # sets retry-after-ms/retry-after; 429s: 1000
     headers: dict[str, str] = Field(default_factory=dict)
     count: int = Field(default=1, ge=1)
     path: str | None = None  # e.g. "/v1/chat/completions"; None matches every /v1 path

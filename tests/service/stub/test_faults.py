@@ -46,6 +46,14 @@ def test_429_carries_retry_headers_and_openai_body(client: openai.OpenAI, stub: 
     }
 
 
+def test_429_without_retry_after_still_says_when_to_retry(client: openai.OpenAI, stub: StubServer) -> None:
+    stub.faults([{"status": 429}])
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
+    assert raised.value.response.headers["retry-after-ms"] == "1000"
+    assert raised.value.response.headers["retry-after"] == "1"
+
+
 def test_faults_are_consumed_in_order(client: openai.OpenAI, stub: StubServer) -> None:
     stub.faults([{"status": 500}, {"status": 400, "message": "bad temperature", "param": "temperature"}])
     with pytest.raises(openai.InternalServerError):
