@@ -321,9 +321,26 @@ def test_each_stack_deploys_in_the_github_environment_named_after_it(workflows: 
 
 def test_the_stack_outputs_the_workflows_read_are_exported_by_the_program(workflows: dict[str, Any]) -> None:
     program = (REPO_ROOT / "infra" / "__main__.py").read_text()
-    env = workflows["deploy-stack.yml"]["env"]
-    for key in ("OUTPUT_REPOSITORY_URL", "OUTPUT_SERVICE_URL", "OUTPUT_CLUSTER_NAME", "OUTPUT_SERVICE_NAME"):
-        assert f'pulumi.export("{env[key]}"' in program, f"infra/__main__.py exports no {env[key]}"
+    read = {
+        (name, key, value)
+        for name, workflow in workflows.items()
+        for key, value in workflow.get("env", {}).items()
+        if key.startswith("OUTPUT_")
+    }
+    assert {key for _, key, _ in read} == {
+        "OUTPUT_REPOSITORY_URL",
+        "OUTPUT_SERVICE_URL",
+        "OUTPUT_CLUSTER_NAME",
+        "OUTPUT_SERVICE_NAME",
+    }
+    for name, key, value in read:
+        assert f'pulumi.export("{value}"' in program, f"{name}: {key}={value} is not a stack output"
+
+
+def test_preview_reads_the_image_of_the_container_the_program_defines(workflows: dict[str, Any]) -> None:
+    service = (REPO_ROOT / "infra" / "components" / "service.py").read_text()
+    container = workflows["preview.yml"]["env"]["CONTAINER_NAME"]
+    assert f'CONTAINER_NAME = "{container}"' in service
 
 
 def test_deploy_jobs_are_skipped_in_the_upstream_template_repository(workflows: dict[str, Any]) -> None:
