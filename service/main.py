@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from service.answers.engine import AnswerEngine
 from service.api.metering import Metering
-from service.api.routes import admin, chat, health, models, usage
+from service.api.routes import admin, answers, chat, health, models, usage
 from service.api.routes.health import ReadinessCheck
 from service.auth import ClientAuthenticator
 from service.errors import install_error_handlers
@@ -56,11 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return (True, "ok") if keys.loaded else (False, "OpenAI key not loaded")
 
         app.state.readiness_checks["openai_key"] = key_loaded
+        engine: AnswerEngine | None = None
+        if settings.answers_enabled:  # Retrieval Q&A: load or build the knowledge base index in the background
+            engine = AnswerEngine.build(settings, app.state.upstream, metering.state.store)
+            engine.start()
+            app.state.answers = engine
+            app.state.readiness_checks["answers_index"] = engine.readiness
         if settings.accepts_local_dev_key:
             log.warning("local_dev_key_enabled", key=LOCAL_DEV_KEY, reason="ENVIRONMENT=local and no CLIENT_API_KEYS")
         try:
             yield
         finally:
+            if engine is not None:
+                await engine.aclose()
             await metering.aclose()
             await client.close()
 
@@ -79,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(chat.router)
+    app.include_router(answers.router)
     app.include_router(usage.router)
     app.include_router(admin.router)
     return app
