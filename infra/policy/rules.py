@@ -483,7 +483,7 @@ def _of(resources: Sequence[StackResource], types: str | frozenset[str]) -> list
 def _bucket_companion(resources: Sequence[StackResource], types: str | frozenset[str], what: str) -> Findings:
     covered = {r.props.get("bucket") for r in _of(resources, types)}
     for bucket in _of(resources, BUCKET):
-        keys = {bucket.props.get("bucket"), bucket.props.get("id"), f"{bucket.name}-id", bucket.name}
+        keys = {bucket.props.get("bucket"), bucket.props.get("id")} - {None}
         if not keys & covered:
             yield f"bucket {bucket.name} has no {what}", bucket.urn
 
@@ -517,14 +517,14 @@ def _alb_waf(resources: Sequence[StackResource]) -> Findings:
 def _secrets_rotation(resources: Sequence[StackResource]) -> Findings:
     rotated = {r.props.get("secretId") for r in _of(resources, SECRET_ROTATION)}
     for secret in _of(resources, SECRET):
-        if not {f"{secret.name}-id", secret.props.get("arn"), secret.name} & rotated:
+        if not ({secret.props.get("id"), secret.props.get("arn")} - {None}) & rotated:
             yield f"secret {secret.name} is not rotated automatically", secret.urn
 
 
 def _vpc_flow_logs(resources: Sequence[StackResource]) -> Findings:
     logged = {r.props.get("vpcId") for r in _of(resources, FLOW_LOG)}
     for vpc in _of(resources, VPC):
-        if not {f"{vpc.name}-id", vpc.props.get("id")} & logged:
+        if vpc.props.get("id") is None or vpc.props.get("id") not in logged:
             yield f"VPC {vpc.name} has no flow logs", vpc.urn
 
 

@@ -55,9 +55,6 @@ class Recorder(mocks.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
-        self.resources.append(
-            {"type": typ, "name": name, "inputs": inputs, "provider": args.provider, "custom": args.custom}
-        )
         rid = f"{name}-id"
         service = typ.split(":")[1].split("/")[0] if typ.startswith("aws:") else "mock"
         state: dict[str, Any] = {
@@ -68,7 +65,11 @@ class Recorder(mocks.Mocks):
         if typ == "aws:ec2/vpc:Vpc":
             state["cidrBlock"] = inputs.get("cidrBlock")
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            state |= {"arnSuffix": f"app/{name}/abc", "dnsName": f"{name}.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K"}
+            state |= {
+                "arnSuffix": f"app/{name}/abc",
+                "dnsName": f"{name}.elb.amazonaws.com",
+                "zoneId": "Z35SXDOTRQ7X7K",
+            }
         elif typ == "aws:lb/targetGroup:TargetGroup":
             state |= {"arnSuffix": f"targetgroup/{name}/def"}
         elif typ == "aws:ecr/repository:Repository":
@@ -80,6 +81,9 @@ class Recorder(mocks.Mocks):
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             rid = name
             state |= {"primaryEndpointAddress": f"master.{name}.cache.amazonaws.com", "memberClusters": []}
+        elif typ == "aws:s3/bucket:Bucket":
+            rid = f"{name}-20261121"  # a bucket's id is its (auto-generated) name
+            state["bucket"] = rid
         elif typ == "aws:secretsmanager/secret:Secret":
             state["arn"] = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:{name}-AbCdEf"
         elif typ == "aws:kms/key:Key":
@@ -103,6 +107,17 @@ class Recorder(mocks.Mocks):
             state["fqdn"] = inputs.get("name")
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             state["certificateArn"] = inputs["certificateArn"]
+        self.resources.append(
+            {
+                "type": typ,
+                "name": name,
+                "id": rid,
+                "inputs": inputs,
+                "state": {**state, "id": rid},
+                "provider": args.provider,
+                "custom": args.custom,
+            }
+        )
         return rid, state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
