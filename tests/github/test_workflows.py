@@ -399,3 +399,14 @@ def test_ci_runs_the_python_version_the_image_runs(workflows: dict[str, Any]) ->
     versions = {name: w.get("env", {}).get("PYTHON_VERSION") for name, w in workflows.items()}
     versions = {name: version for name, version in versions.items() if version is not None}
     assert versions == dict.fromkeys(("checks.yml", "preview.yml", "deploy-stack.yml"), image[1])
+
+
+def test_every_secret_and_variable_the_workflows_read_is_documented() -> None:
+    guide = (REPO_ROOT / "docs" / "deploying.md").read_text()
+    names = {
+        match[1]
+        for name in WORKFLOW_NAMES
+        for match in re.finditer(r"\b(?:vars|secrets)\.([A-Z][A-Z0-9_]*)", (WORKFLOWS / name).read_text())
+    }
+    assert {"PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "AWS_ROLE_ARN", "SMOKE_API_KEY"} <= names
+    assert {n for n in names if f"| `{n}`" not in guide and f", `{n}`" not in guide} == set()
