@@ -31,7 +31,7 @@ CI_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:" + "b" * 64
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "staging": ("staging", {"openaiApiKey": FAKE_OPENAI_KEY}),
     "prod": ("prod", {"openaiApiKey": FAKE_OPENAI_KEY}),
-    # Everything optional switched on: issued certificate and DNS, CI image, GitHub deploy role, e-mail.
+    # Everything optional switched on: certificate and DNS, CI image, deploy role, e-mail, VPC endpoints.
     "prod-full": (
         "prod",
         {
@@ -41,6 +41,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
             "image": CI_IMAGE,
             "githubRepository": "acme/openai-api",
             "alarmEmail": "ops@example.com",
+            "vpcEndpoints": "true",
         },
     ),
     # Existing resources reused: OpenAI key secret, certificate, the account's OIDC provider.

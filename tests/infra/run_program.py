@@ -144,6 +144,24 @@ class Recorder(mocks.Mocks):
         return results.get(args.token, {}), []
 
 
+class RecordingMonitor(mocks.MockMonitor):
+    """Also keeps the resource options the engine would see (mocks.Mocks is not shown them)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(recorder)
+        self.recorder = recorder
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recorder.resources[-1] |= {
+                "parent": request.parent,
+                "ignoreChanges": list(request.ignoreChanges),
+                "protect": bool(request.protect),
+            }
+        return response
+
+
 def resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for key, value in outputs.items():
@@ -161,7 +179,7 @@ def main() -> None:
     config, secret_keys = stack_config(stack, extra)
     pulumi.runtime.set_all_config(config, secret_keys)
     recorder = Recorder(config.get("aws:region", "us-east-1"))
-    mocks.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
+    mocks.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recorder))
 
     program = ROOT / "infra"
     os.chdir(program)

@@ -122,7 +122,7 @@ def _policy_doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def _timed_stack(idle: int, dereg: int, stream: int, heartbeat: int, graceful: int, stop: int) -> list[Any]:
+def _timed_stack(*, idle: int, dereg: int, stream: int, heartbeat: int, graceful: int, stop: int) -> list[Any]:
     env = [
         {"name": "MAX_STREAM_SECONDS", "value": str(stream)},
         {"name": "SSE_HEARTBEAT_SECONDS", "value": str(heartbeat)},

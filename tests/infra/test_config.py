@@ -1,0 +1,127 @@
+"""Stack configuration: the real stack files parse, and each bad value is refused naming its key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra import config
+from infra.config import KEYS, ConfigError, StackConfig, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "openai-aws-template"
+
+
+def _stack_file(stack: str) -> dict[str, str]:
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {(k if k.split(":")[0] in ("aws", PROJECT) else f"{PROJECT}:{k}"): str(v) for k, v in raw.items()}
+
+
+def _parse(stack: str = "staging", **overrides: str) -> StackConfig:
+    values = {k.removeprefix(f"{PROJECT}:"): v for k, v in _stack_file(stack).items()}
+    values |= {"openaiApiKey": "sk-test"} | overrides
+    return parse(values.get, stack)
+
+
+def test_stack_files_use_only_documented_keys() -> None:
+    known = {k.name for k in KEYS}
+    for stack in ("staging", "prod"):
+        for key in _stack_file(stack):
+            assert key.removeprefix(f"{PROJECT}:") in known, f"Pulumi.{stack}.yaml: unknown key {key}"
+
+
+def test_stack_files_never_hold_secrets() -> None:
+    for stack in ("staging", "prod"):
+        text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+        assert "openaiApiKey:" not in text
+        assert "secure:" not in text
+
+
+def test_stack_files_hold_only_what_differs_from_the_defaults() -> None:
+    defaults = {f"{PROJECT}:{k.name}": k.default for k in KEYS}
+    for stack in ("staging", "prod"):
+        for key, value in _stack_file(stack).items():
+            assert defaults.get(key) != value, f"Pulumi.{stack}.yaml repeats the default of {key}"
+
+
+def test_staging_and_prod_are_sized_differently() -> None:
+    staging, prod = _parse("staging"), _parse("prod")
+    assert (staging.cpu, staging.memory) != (prod.cpu, prod.memory)
+    assert staging.max_tasks < prod.max_tasks
+    assert (staging.az_count, staging.nat_gateway_count, staging.cache_nodes) == (2, 1, 1)
+    assert (prod.az_count, prod.nat_gateway_count, prod.cache_nodes) == (3, 3, 2)
+    assert (staging.spot_percent, prod.spot_percent, prod.on_demand_base) == (100, 0, 2)
+    assert (staging.deletion_protection, prod.deletion_protection) == (False, True)
+
+
+def test_defaults_need_only_a_region_and_a_key() -> None:
+    cfg = parse({"aws:region": "us-west-2", "openaiApiKey": "sk-x"}.get, "staging")
+    assert cfg.region == "us-west-2"
+    assert cfg.image is None
+    assert cfg.budget.max_stream_seconds == 90
+    assert not cfg.https
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "hint"),
+    [
+        ({"aws:region": "eu-west-1"}, "aws:region", "not a US region"),
+        ({"aws:region": "ap-southeast-2"}, "aws:region", "us-east-1"),
+        ({"cpu": "300"}, "cpu", "not a Fargate CPU size"),
+        ({"cpu": "256", "memory": "4096"}, "memory", "not valid with cpu=256"),
+        ({"cpu": "1024", "memory": "1024"}, "memory", "between 2048 and 8192"),
+        ({"minTasks": "5", "maxTasks": "2"}, "minTasks", "above maxTasks"),
+        ({"maxStreamSeconds": "110"}, "maxStreamSeconds", "stopTimeout"),
+        ({"sseHeartbeatSeconds": "200"}, "sseHeartbeatSeconds", "ALB idle timeout"),
+        ({"maxTasks": "many"}, "maxTasks", "not a whole number"),
+        ({"azCount": "4"}, "azCount", "out of range"),
+        ({"natGateways": "two"}, "natGateways", "single, perAz"),
+        ({"image": "api:latest"}, "image", "digest"),
+        ({"logRetentionDays": "45"}, "logRetentionDays", "does not accept 45"),
+        ({"cacheEngine": "memcached"}, "cacheEngine", "valkey, redis"),
+        ({"hostedZoneId": "Z1"}, "hostedZoneId", "domainName"),
+        ({"certificateArn": "cert-1"}, "certificateArn", "ACM"),
+        ({"githubRepository": "not a repo"}, "githubRepository", "owner/repo"),
+        ({"alarmEmail": "ops"}, "alarmEmail", "e-mail"),
+        ({"deletionProtection": "yes"}, "deletionProtection", "true or false"),
+        ({"vpcCidr": "8.8.0.0/16"}, "vpcCidr", "private /16"),
+        ({"openaiApiKeySecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"}, "openaiApiKey", "only one"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key_and_the_fix(overrides: dict[str, str], key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _parse("staging", **overrides)
+    qualified = key if ":" in key else f"{PROJECT}:{key}"
+    assert caught.value.key == qualified
+    message = str(caught.value)
+    assert message.startswith(f"{qualified}: ")
+    assert hint in message
+    assert "Fix: " in message
+
+
+def test_a_missing_openai_key_says_how_to_set_it() -> None:
+    with pytest.raises(ConfigError, match=re.escape("pulumi config set --secret openaiApiKey")):
+        parse({"aws:region": "us-east-1"}.get, "staging")
+
+
+def test_a_missing_region_says_how_to_set_it() -> None:
+    with pytest.raises(ConfigError, match=re.escape("pulumi config set aws:region")):
+        parse({"openaiApiKey": "sk-x"}.get, "staging")
+
+
+def test_every_fargate_pair_in_the_table_parses() -> None:
+    for cpu, memories in config.FARGATE_SIZES.items():
+        for memory in (min(memories), max(memories)):
+            assert _parse(cpu=str(cpu), memory=str(memory)).memory == memory
+
+
+def test_every_key_is_documented_with_its_default() -> None:
+    docs = (ROOT / "docs" / "infrastructure.md").read_text()
+    for key in KEYS:
+        row = next((line for line in docs.splitlines() if line.startswith(f"| `{key.name}`")), None)
+        assert row is not None, f"docs/infrastructure.md does not list {key.name}"
+        default = f"`{key.default}`" if key.default is not None else "unset"
+        assert default in row, f"docs/infrastructure.md: {key.name} default should read {default}"
