@@ -42,6 +42,11 @@ log = structlog.get_logger(__name__)
 FORMAT: Final = "answers-index/v1"
 STATE_TTL_SECONDS: Final = 30 * 24 * 3600  # refreshed whenever a process stores it
 LOCK_SECONDS: Final = 120.0
+# Embedded at every load and compared with the stored index's copy: vectors made by another embedder
+# (the local stub, a different deployment, other dimensions) are never mixed with this one's questions.
+PROBE_TEXT: Final = "Index probe: which embedder made these vectors?"
+_PROBE_VALUES: Final = 16
+_PROBE_TOLERANCE: Final = 0.02
 _POLL_SECONDS: Final = 0.25
 
 EmbedMany = Callable[[list[str]], Awaitable[list[list[float]]]]
@@ -66,15 +71,24 @@ class Index:
     model: str
     chunks: tuple[Chunk, ...]
     vectors: tuple[list[float], ...]  # unit length, so cosine similarity is a dot product
+    probe: tuple[float, ...]  # the start of PROBE_TEXT's vector, and its length last
 
     def to_bytes(self) -> bytes:
-        header = {"format": FORMAT, "version": self.version, "model": self.model, "ids": [c.id for c in self.chunks]}
+        header = {
+            "format": FORMAT,
+            "version": self.version,
+            "model": self.model,
+            "ids": [c.id for c in self.chunks],
+            "probe": list(self.probe),
+        }
         packed = array("f", (x for vector in self.vectors for x in vector))
         return orjson.dumps(header) + b"\n" + packed.tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes, version: str, model: str, chunks: Sequence[Chunk]) -> Index | None:
-        """The stored index, if it is the one these chunks and this model call for (else None)."""
+    def from_bytes(
+        cls, data: bytes, version: str, model: str, chunks: Sequence[Chunk], probe: Sequence[float]
+    ) -> Index | None:
+        """The stored index, if it is the one these chunks, this model and this embedder call for (else None)."""
         head, _, body = data.partition(b"\n")
         try:
             header = orjson.loads(head)
@@ -82,13 +96,27 @@ class Index:
             return None
         if header.get("version") != version or header.get("ids") != [c.id for c in chunks]:
             return None
+        if not same_probe(header.get("probe") or [], probe):
+            log.info("answers_index_from_another_embedder", version=version)
+            return None
         packed = array("f")
         packed.frombytes(body)
         if not chunks or len(packed) % len(chunks):
             return None
         size = len(packed) // len(chunks)
         vectors = tuple(packed[i * size : (i + 1) * size].tolist() for i in range(len(chunks)))
-        return cls(version, model, tuple(chunks), vectors)
+        return cls(version, model, tuple(chunks), vectors, tuple(probe))
+
+
+def probe_of(vector: Sequence[float]) -> tuple[float, ...]:
+    return (*(round(x, 4) for x in normalized(vector)[:_PROBE_VALUES]), float(len(vector)))
+
+
+def same_probe(stored: Sequence[float], current: Sequence[float]) -> bool:
+    """Equal up to the small run-to-run noise of real embedding models."""
+    return len(stored) == len(current) and all(
+        abs(a - b) <= _PROBE_TOLERANCE for a, b in zip(stored, current, strict=True)
+    )
 
 
 def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -100,7 +128,8 @@ async def embed_corpus(chunks: Sequence[Chunk], embed_many: EmbedMany, batch_siz
     """One embeddings request per `batch_size` chunks (OpenAI takes up to 2048 inputs per request)."""
     vectors: list[list[float]] = []
     for batch in _batches([chunk.embedding_input for chunk in chunks], batch_size):
-        vectors.extend(normalized(v) for v in await embed_many(batch))
+        # float32, as stored: a freshly built index ranks exactly like the same index loaded later
+        vectors.extend(array("f", normalized(v)).tolist() for v in await embed_many(batch))
     return vectors
 
 
@@ -140,10 +169,12 @@ class IndexStore:
             with contextlib.suppress(StateUnavailable):
                 await self.state.put(f"answers:index:{index.version}", index.to_bytes(), ttl_seconds=STATE_TTL_SECONDS)
 
-    async def load(self, version: str, model: str, chunks: Sequence[Chunk]) -> tuple[Index | None, str]:
+    async def load(
+        self, version: str, model: str, chunks: Sequence[Chunk], probe: Sequence[float]
+    ) -> tuple[Index | None, str]:
         for source, read in (("file", self._read_file_async), ("state", self.read_state)):
             data = await read(version)
-            index = Index.from_bytes(data, version, model, chunks) if data else None
+            index = Index.from_bytes(data, version, model, chunks, probe) if data else None
             if index is not None:
                 return index, source
         return None, ""
@@ -220,14 +251,15 @@ async def ensure_index(
     Returns the index and where it came from: "file", "state" or "embedded".
     """
     version = index_version(chunks, model, dimensions)
-    index, source = await store.load(version, model, chunks)
+    probe = probe_of((await embed_many([PROBE_TEXT]))[0])
+    index, source = await store.load(version, model, chunks, probe)
     if index is None:
         async with store.build_lock(version):
-            index, source = await store.load(version, model, chunks)  # built while we waited for the lock
+            index, source = await store.load(version, model, chunks, probe)  # built while we waited for the lock
             if index is None:
                 started = time.monotonic()
                 vectors = await embed_corpus(chunks, embed_many, batch_size)
-                index, source = Index(version, model, tuple(chunks), tuple(vectors)), "embedded"
+                index, source = Index(version, model, tuple(chunks), tuple(vectors), probe), "embedded"
                 await store.write_state(index)
                 log.info("answers_index_built", version=version, chunks=len(chunks), seconds=time.monotonic() - started)
     if source != "file":
