@@ -287,12 +287,18 @@ class MeteredCall:
                 completion = self.assembler.completion() if self.assembler is not None else None
                 await (m.cache.fill(self.lookup, completion) if completion else m.cache.abandon(self.lookup))
 
-    async def failed(self) -> None:
-        """Nothing was answered (refused, or upstream failed): give back everything taken."""
+    async def failed(self, error: BaseException | None = None) -> None:
+        """Nothing was answered (refused, or upstream failed): give back everything taken.
+
+        OpenAI's own 429 (after the SDK's retries) pauses the whole fleet for its Retry-After.
+        """
         if self.done:
             return
         self.done = True
         m = self.metering
+        if isinstance(error, RateLimited) and self.permit is not None:
+            wait = error.headers.get("Retry-After", "")
+            await m.guard.pause(float(wait) if wait.isdigit() else 1.0)
         if self.reservation is not None:
             await m.budget.release(self.reservation)
         if self.admission is not None:

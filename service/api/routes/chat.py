@@ -55,8 +55,8 @@ async def create_chat_completion(
             body = await response.read()
             status = response.http_response.status_code
             upstream_headers = response.headers
-    except BaseException:
-        await metered.failed()
+    except BaseException as exc:
+        await metered.failed(exc)
         raise
     usage = _usage_of_completion(body)
     if usage:
@@ -91,8 +91,8 @@ async def _stream(
     resources = AsyncExitStack()
     try:
         response = await resources.enter_async_context(upstream.chat_completion(chat.params))
-    except BaseException:
-        await metered.failed()
+    except BaseException as exc:
+        await metered.failed(exc)
         raise
     metered.watch_stream()
 
