@@ -154,7 +154,11 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.recorder.resources[-1] |= {
+            # Registrations run on several threads: find this one by its (type, name), unique in a stack.
+            record = next(
+                r for r in reversed(self.recorder.resources) if (r["type"], r["name"]) == (request.type, request.name)
+            )
+            record |= {
                 "parent": request.parent,
                 "ignoreChanges": list(request.ignoreChanges),
                 "protect": bool(request.protect),
