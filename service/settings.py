@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -149,7 +148,7 @@ class Settings(BaseSettings):
     answers_enabled: bool = Field(True, description="serve POST /v1/answers and build the knowledge base index")
     answers_knowledge_dir: Path | None = Field(None, description="directory of *.md documents; unset: the bundled one")
     answers_index_dir: Path = Field(
-        default_factory=lambda: Path(tempfile.gettempdir()) / "answers-index",
+        Path("/tmp/answers-index"),  # noqa: S108 - the container's only writable path; a content-addressed cache
         description="where `make index` and the service keep embedded indexes (must be writable)",
     )
     embedding_model: str = Field("text-embedding-3-small", description="embeds the knowledge base and questions")
