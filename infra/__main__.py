@@ -140,9 +140,10 @@ api = ApiService(
         web_concurrency=cfg.web_concurrency,
         log_level=cfg.log_level,
         extra_environment={k: v for k, v in optional_env.items() if v is not None},
+        # The target group must be attached to a listener before a service can register tasks in it.
+        wait_for=[*web.listeners, *monitoring.deployment_alarms],
     ),
-    # The target group must be attached to a listener before a service can register tasks in it.
-    pulumi.ResourceOptions(providers=[provider], depends_on=[web, monitoring]),
+    opts,
 )
 Autoscaling(
     "scaling",

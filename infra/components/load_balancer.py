@@ -50,6 +50,8 @@ class LoadBalancer(pulumi.ComponentResource):
     alb_arn_suffix: pulumi.Output[str]
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
+    listeners: list[aws.lb.Listener]
+    """A service registering targets must wait for these (the target group needs a listener first)."""
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:LoadBalancer", name, None, opts)
@@ -93,8 +95,9 @@ class LoadBalancer(pulumi.ComponentResource):
         forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
 
         certificate_arn = self._certificate(name, args)
+        self.listeners = []
         if certificate_arn is not None:
-            aws.lb.Listener(
+            https = aws.lb.Listener(
                 f"{name}-https",
                 load_balancer_arn=alb.arn,
                 port=443,
@@ -105,7 +108,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 routing_http_response_strict_transport_security_header_value="max-age=31536000; includeSubDomains",
                 opts=child,
             )
-            aws.lb.Listener(
+            http = aws.lb.Listener(
                 f"{name}-http",
                 load_balancer_arn=alb.arn,
                 port=80,
@@ -120,15 +123,17 @@ class LoadBalancer(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
+            self.listeners += [https, http]
         else:
             pulumi.log.warn(
                 "No certificate configured: the API is served over plain HTTP and client keys travel in "
                 "clear text. Set domainName and hostedZoneId (or certificateArn) before real traffic.",
                 resource=self,
             )
-            aws.lb.Listener(
+            http = aws.lb.Listener(
                 f"{name}-http", load_balancer_arn=alb.arn, port=80, protocol="HTTP", default_actions=forward, opts=child
             )
+            self.listeners.append(http)
 
         if args.domain_name is not None and args.hosted_zone_id is not None:
             aws.route53.Record(

@@ -36,6 +36,7 @@ class Monitoring(pulumi.ComponentResource):
 
     topic_arn: pulumi.Output[str]
     deployment_alarm_names: list[str]
+    deployment_alarms: list[aws.cloudwatch.MetricAlarm]
     """Alarms ECS watches during a deployment; any of them firing rolls the deployment back."""
     alarm_names: list[str]
     dashboard_url: str
@@ -60,6 +61,7 @@ class Monitoring(pulumi.ComponentResource):
             )
         self._topic = topic
         self.alarm_names = []
+        self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
 
         lb = {"LoadBalancer": args.alb_arn_suffix}
         tg = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
@@ -155,6 +157,7 @@ class Monitoring(pulumi.ComponentResource):
 
         self.topic_arn = topic.arn
         self.deployment_alarm_names = [five_xx, unhealthy]
+        self.deployment_alarms = [self._alarms[five_xx], self._alarms[unhealthy]]
         self.dashboard_url = (
             f"https://{args.region}.console.aws.amazon.com/cloudwatch/home?region={args.region}"
             f"#dashboards/dashboard/{dashboard_name}"
@@ -176,7 +179,7 @@ class Monitoring(pulumi.ComponentResource):
         alarm_name = f"{self._args.name_prefix}-{slug}"
         if "metric_queries" not in metric:
             metric["period"] = period
-        aws.cloudwatch.MetricAlarm(
+        self._alarms[alarm_name] = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{slug}",
             name=alarm_name,
             alarm_description=description,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class ApiServiceArgs:
     redis_auth_token_secret_arn: pulumi.Input[str]
     redis_url: pulumi.Input[str]
     deployment_alarm_names: list[str]
+    wait_for: Sequence[pulumi.Resource] = ()
+    """Resources the ECS service must wait for: the listeners that attach the target group to the ALB,
+    and the deployment alarms. (A component's own depends_on does not reach its children.)"""
     log_retention_days: int = 30
     health_check_grace_period_seconds: int = 60
     spot_percent: int = 0
@@ -76,7 +80,7 @@ class ApiService(pulumi.ComponentResource):
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enhanced")],
             opts=child,
         )
-        aws.ecs.ClusterCapacityProviders(
+        capacity = aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity",
             cluster_name=cluster.name,
             capacity_providers=["FARGATE", "FARGATE_SPOT"],
@@ -218,8 +222,11 @@ class ApiService(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
             enable_execute_command=False,
-            # Autoscaling owns the task count; a deploy must not reset it to the initial value.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"]),
+            # Autoscaling owns the task count; a deploy must not reset it to the initial value. The
+            # strategy names FARGATE_SPOT, which the cluster accepts only once it is associated.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["desiredCount"], depends_on=[capacity, *args.wait_for]
+            ),
         )
 
         self.service = service

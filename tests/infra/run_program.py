@@ -162,6 +162,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 "parent": request.parent,
                 "ignoreChanges": list(request.ignoreChanges),
                 "protect": bool(request.protect),
+                "dependencies": list(request.dependencies),
             }
         return response
 

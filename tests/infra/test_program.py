@@ -278,6 +278,17 @@ def test_desired_count_is_left_to_autoscaling_after_the_first_deploy(run: Run) -
     assert run.one("aws:ecs/service:Service")["ignoreChanges"] == ["desiredCount"]
 
 
+def test_service_waits_for_spot_capacity_and_for_the_listener(run: Run) -> None:
+    dependencies = run.one("aws:ecs/service:Service")["dependencies"]
+    assert any(d.endswith("::api-capacity") for d in dependencies)
+    listeners = [li["name"] for li in run.of("aws:lb/listener:Listener")]
+    assert listeners
+    for listener in listeners:
+        assert any(d.endswith(f"aws:lb/listener:Listener::{listener}") for d in dependencies)
+    for alarm in ("alb-5xx-rate", "unhealthy-hosts"):
+        assert any(d.endswith(f"::monitoring-{alarm}") for d in dependencies)
+
+
 def test_client_keys_edited_outside_pulumi_are_not_reset(run: Run) -> None:
     version = next(
         v
