@@ -260,10 +260,12 @@ async def ensure_index(
                 started = time.monotonic()
                 vectors = await embed_corpus(chunks, embed_many, batch_size)
                 index, source = Index(version, model, tuple(chunks), tuple(vectors), probe), "embedded"
+                # Both stores are written before the lock is released, so whoever waited on it finds them.
                 await store.write_state(index)
+                store.write_file(index)
                 log.info("answers_index_built", version=version, chunks=len(chunks), seconds=time.monotonic() - started)
-    if source != "file":
+    if source == "state":
         store.write_file(index)
-    if source == "file":
+    elif source == "file":
         await store.write_state(index)  # `make index` output seeds the fleet's copy
     return index, source

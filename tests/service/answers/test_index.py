@@ -22,6 +22,7 @@ class CountingEmbedder:
 
     async def __call__(self, texts: list[str]) -> list[list[float]]:
         self.calls.append(len(texts))
+        await asyncio.sleep(0.01)  # a real call yields to other tasks: let concurrent builders interleave
         return [embed(text, self.dimensions) for text in texts]
 
 
@@ -88,3 +89,23 @@ def test_the_answer_cache_key_moves_with_the_index_version(tmp_path: Path) -> No
 
     assert key(old) == key(old)
     assert key(old) != key(new)  # same question, same chunks: a new index never serves the old answer
+
+
+def test_two_workers_starting_together_embed_the_corpus_once(tmp_path: Path) -> None:
+    knowledge = write_corpus(tmp_path / "kb")
+    embedder = CountingEmbedder()
+
+    async def main() -> list[str]:
+        chunks = load_corpus(knowledge)
+
+        async def worker() -> str:  # no Redis: each worker has its own memory state, and they share the file lock
+            store = IndexStore(tmp_path / "index", MemoryStore())
+            _, source = await ensure_index(
+                chunks, model="m", dimensions=None, store=store, embed_many=embedder, batch_size=2
+            )
+            return source
+
+        return list(await asyncio.gather(worker(), worker()))
+
+    assert sorted(asyncio.run(main())) == ["embedded", "file"]
+    assert sum(calls for calls in embedder.calls if calls > 1) == 4  # the 4 chunks, once
