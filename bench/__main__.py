@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from bench.report import Report, ScenarioResult, render
 from bench.scenarios import SCENARIOS, Scenario
-from bench.service import CLIENT_KEY, REPO_ROOT, RunningService, rss_mib, run_service
+from bench.service import CLIENT_KEY, REPO_ROOT, RunningService, memory_mib, run_service
 from bench.wrk import run_load, wrk_path
 from service.stub.testing import StubServer, run_stub
 
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for scenario in scenarios:
             print(f"  {scenario.label} ...", flush=True)
             report.results.append(run_scenario(scenario, stub, service, args))
-        report.worker_rss_mib = {pid: rss_mib(pid) for pid in service.worker_pids()}
+        report.worker_memory = {pid: memory_mib(pid) for pid in service.worker_pids()}
 
     print()
     print(render(report))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenarios import HIGH_CONCURRENCY, MAX_ADDED_P50_MS, MAX_WORKER_RSS_MIB, MIN_THROUGHPUT_RATIO, Scenario
+from bench.service import MemoryUse
 from bench.wrk import LoadResult
 
 
@@ -50,13 +51,13 @@ class ScenarioResult:
 class Report:
     config: dict[str, Any]
     results: list[ScenarioResult] = field(default_factory=list)
-    worker_rss_mib: dict[int, float | None] = field(default_factory=dict)
+    worker_memory: dict[int, MemoryUse | None] = field(default_factory=dict)
 
     def memory_target(self) -> Target:
-        sizes = [size for size in self.worker_rss_mib.values() if size is not None]
+        sizes = [use.rss for use in self.worker_memory.values() if use is not None]
         largest = max(sizes, default=0.0)
         passed = bool(sizes) and largest < MAX_WORKER_RSS_MIB
-        return Target(f"largest worker {largest:.1f} MiB (< {MAX_WORKER_RSS_MIB:g} MiB)", passed)
+        return Target(f"largest worker RSS {largest:.1f} MiB (< {MAX_WORKER_RSS_MIB:g} MiB)", passed)
 
     def as_json(self) -> dict[str, Any]:
         scenarios = []
@@ -78,7 +79,7 @@ class Report:
         return {
             "config": self.config,
             "scenarios": scenarios,
-            "worker_rss_mib": {str(pid): size for pid, size in self.worker_rss_mib.items()},
+            "worker_memory_mib": {str(pid): use and vars(use) for pid, use in self.worker_memory.items()},
             "memory_target": {"description": memory.description, "passed": memory.passed},
         }
 
@@ -108,9 +109,8 @@ def render(report: Report) -> str:
         target = result.target()
         lines.append(f"{label} | {_figures(result.direct)} | {_figures(result.service)} | {errors:>9} | {target or ''}")
         lines.extend(f"{'':<{width}}   note: {note}" for note in result.notes)
-    sizes = ", ".join(
-        f"pid {pid}: {size:.1f} MiB" if size is not None else f"pid {pid}: gone"
-        for pid, size in report.worker_rss_mib.items()
-    )
-    lines += ["", f"worker RSS at the end: {sizes or 'no workers found'}  {report.memory_target()}"]
+    lines.append("")
+    for pid, use in report.worker_memory.items():
+        lines.append(f"worker {pid} at the end: {use or 'gone'}")
+    lines.append(f"memory target: {report.memory_target()}" if report.worker_memory else "no workers found")
     return "\n".join(lines)

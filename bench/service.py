@@ -47,16 +47,33 @@ class RunningService:
         return sorted(children)
 
 
-def rss_mib(pid: int) -> float | None:
-    """Resident set size from /proc/<pid>/status, None if the process is gone."""
+@dataclass(frozen=True)
+class MemoryUse:
+    """One process's memory in MiB. RSS counts pages shared with the gunicorn master (the
+    tokenizer tables, loaded before the fork) in full; PSS charges each sharer its part;
+    private is what this worker alone holds."""
+
+    rss: float
+    pss: float
+    private: float
+
+    def __str__(self) -> str:
+        return f"RSS {self.rss:.1f}, PSS {self.pss:.1f}, private {self.private:.1f} MiB"
+
+
+def memory_mib(pid: int) -> MemoryUse | None:
+    """From /proc/<pid>/smaps_rollup; None if the process is gone."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024  # kB
-    return None
+    kib: dict[str, int] = {}
+    for line in rollup.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            kib[name] = int(rest.split()[0])
+    private = kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)
+    return MemoryUse(rss=kib.get("Rss", 0) / 1024, pss=kib.get("Pss", 0) / 1024, private=private / 1024)
 
 
 def _healthy(url: str) -> bool:

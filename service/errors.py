@@ -15,9 +15,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 log = structlog.get_logger(__name__)
+CLIENT_CLOSED_REQUEST = 499  # nginx's convention; the status our access log shows for these
 
 
 class APIError(Exception):
@@ -145,6 +147,12 @@ async def _handle_http_exception(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, body, exc.headers)
 
 
+async def _handle_client_disconnect(request: Request, _: Exception) -> Response:
+    # The client went away mid-request (closed tab, load-test end): nothing to answer, not a bug.
+    log.info("client_disconnected", path=request.url.path)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     # A bug, not a client error: log it with the request id, tell the client nothing internal.
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
@@ -155,4 +163,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _handle_api_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(ClientDisconnect, _handle_client_disconnect)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -6,6 +6,7 @@ infrastructure uses for the load balancer and ECS, so the two cannot drift apart
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -42,6 +43,13 @@ worker_tmp_dir = os.environ.get("WORKER_TMP_DIR") or ("/dev/shm" if os.path.isdi
 
 def on_starting(server: Any) -> None:
     configure_logging(loglevel)
+    # The tokenizer's tables (~70 MiB) are loaded once here, in the master, so every worker shares
+    # them copy-on-write instead of building its own copy; gc.freeze() keeps the collector from
+    # touching (and so un-sharing) what was loaded before the fork.
+    from service.ratelimit.tokens import o200k_base  # noqa: PLC0415 - only the master pays for it
+
+    o200k_base()
+    gc.freeze()
     server.log.info(
         "gunicorn config: bind=%s workers=%s worker_class=%s graceful_timeout=%s timeout=%s keepalive=%s "
         "max_requests=%s max_stream_seconds=%s",

@@ -1,6 +1,6 @@
 """Prices, spend budgets (reserve, then settle) and the soft-limit signal."""
 
-from service.budget.alerts import emf_line, signal_soft_limits
+from service.budget.alerts import signal_soft_limits
 from service.budget.periods import Period, PeriodWindow, current_windows
 from service.budget.prices import NANOS_PER_USD, ModelPrice, PriceTable, UnknownModelPrice, nanos_from_usd, usd
 from service.budget.spend import BudgetExceeded, Reservation, SoftLimitReached, SpendBudget, SpendLimits
@@ -18,7 +18,6 @@ __all__ = [
     "SpendLimits",
     "UnknownModelPrice",
     "current_windows",
-    "emf_line",
     "nanos_from_usd",
     "signal_soft_limits",
     "usd",

@@ -44,7 +44,7 @@ def test_wrong_keys_get_401_even_the_dev_key_once_keys_are_configured(keyed_serv
     assert caught.value.code == "invalid_api_key"
 
 
-@pytest.mark.parametrize("header", [None, "Basic abc", "Bearer ", "bearer"])
+@pytest.mark.parametrize("header", [None, "Basic abc", "Token abc", "bearer"])
 def test_missing_or_malformed_authorization_gets_401(keyed_service: ServiceProcess, header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
     response = httpx2.get(f"{keyed_service.base_url}/models", headers=headers)

@@ -66,7 +66,7 @@ def test_stream_ends_with_done_and_usage_is_requested_upstream_even_if_not_asked
 
 
 def test_quiet_stream_gets_heartbeat_comments(make_service, stub: StubServer) -> None:
-    stub.faults([{"stall_after_chunks": 2, "stall_ms": 1200}])
+    stub.faults([{"path": "/v1/chat/completions", "stall_after_chunks": 2, "stall_ms": 1200}])
     with make_service(SSE_HEARTBEAT_SECONDS="0.3") as svc:
         body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
         with httpx2.stream(
@@ -80,7 +80,7 @@ def test_quiet_stream_gets_heartbeat_comments(make_service, stub: StubServer) ->
 
 
 def test_stream_longer_than_the_budget_ends_with_an_error_event(make_service, stub: StubServer) -> None:
-    stub.faults([{"stall_after_chunks": 1, "stall_ms": 5000}])
+    stub.faults([{"path": "/v1/chat/completions", "stall_after_chunks": 1, "stall_ms": 5000}])
     with make_service(MAX_STREAM_SECONDS="1", SSE_HEARTBEAT_SECONDS="0.2") as svc:
         stream = svc.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
         with pytest.raises(openai.APIError, match="exceeded this service's limit of 1s"):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx2
 import openai
 import pytest
 
+from service.contract import METRIC_DIMENSION, Metrics
 from service.stub.testing import StubServer, free_port
 from tests.conftest import UPSTREAM_KEY, ServiceFactory, service_env
 from tests.support.service import ServiceProcess, run_service
@@ -42,14 +44,14 @@ def _assert_openai_shaped(response: httpx2.Response) -> dict[str, object]:
 def test_two_429s_are_retried_by_the_sdk_and_the_client_sees_one_success(
     service: ServiceProcess, stub: StubServer
 ) -> None:
-    stub.faults([{"status": 429, "retry_after_ms": 10, "count": 2}])
+    stub.faults([{"path": "/v1/chat/completions", "status": 429, "retry_after_ms": 10, "count": 2}])
     completion = service.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert completion.choices[0].message.content
     assert stub.requests_to("/v1/chat/completions") == 3
 
 
 def test_persistent_429_becomes_429_with_retry_after(service: ServiceProcess, stub: StubServer) -> None:
-    stub.faults([{"status": 429, "retry_after_ms": 10, "count": 3}])
+    stub.faults([{"path": "/v1/chat/completions", "status": 429, "retry_after_ms": 10, "count": 3}])
     response = _post(service)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
@@ -58,27 +60,29 @@ def test_persistent_429_becomes_429_with_retry_after(service: ServiceProcess, st
 
 
 def test_sdk_client_gets_rate_limit_error(fast_fail_service: ServiceProcess, stub: StubServer) -> None:
-    stub.faults([{"status": 429, "retry_after_ms": 10}])
+    stub.faults([{"path": "/v1/chat/completions", "status": 429, "retry_after_ms": 10}])
     with pytest.raises(openai.RateLimitError):
         fast_fail_service.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
 def test_upstream_5xx_becomes_502(fast_fail_service: ServiceProcess, stub: StubServer) -> None:
-    stub.faults([{"status": 500}])
+    stub.faults([{"path": "/v1/chat/completions", "status": 500}])
     response = _post(fast_fail_service)
     assert response.status_code == 502
     assert _assert_openai_shaped(response)["code"] == "upstream_error"
 
 
 def test_upstream_timeout_becomes_504(fast_fail_service: ServiceProcess, stub: StubServer) -> None:
-    stub.faults([{"hang": True}])
+    stub.faults([{"path": "/v1/chat/completions", "hang": True}])
     response = _post(fast_fail_service)
     assert response.status_code == 504
     assert _assert_openai_shaped(response)["code"] == "upstream_timeout"
 
 
 def test_upstream_400_is_passed_on_with_its_message(fast_fail_service: ServiceProcess, stub: StubServer) -> None:
-    stub.faults([{"status": 400, "message": "Invalid 'tools[0].function.name': too long."}])
+    stub.faults(
+        [{"path": "/v1/chat/completions", "status": 400, "message": "Invalid 'tools[0].function.name': too long."}]
+    )
     response = _post(fast_fail_service)
     assert response.status_code == 400
     assert _assert_openai_shaped(response)["message"] == "Invalid 'tools[0].function.name': too long."
@@ -107,8 +111,18 @@ def test_unreachable_upstream_becomes_502(make_service: ServiceFactory) -> None:
 
 def test_keys_never_reach_logs_or_bodies(service: ServiceProcess, stub: StubServer) -> None:
     service.client().chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-    stub.faults([{"status": 500, "count": 3}])
+    stub.faults([{"path": "/v1/chat/completions", "status": 500, "count": 3}])
     _post(service)
     logs = service.logs()
     assert '"event":"request"' in logs  # the log is really being written
     assert UPSTREAM_KEY not in logs
+
+
+def test_upstream_429_after_retries_emits_the_alarm_metric(fast_fail_service: ServiceProcess, stub: StubServer) -> None:
+    stub.faults([{"path": "/v1/chat/completions", "status": 429, "retry_after_ms": 10}])
+    assert _post(fast_fail_service).status_code == 429
+    records = [json.loads(line) for line in fast_fail_service.logs().splitlines() if '"_aws"' in line]
+    metric = [r for r in records if Metrics.UPSTREAM_RATE_LIMITED in r]
+    assert metric, "no UpstreamRateLimited EMF record was written"
+    assert metric[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == Metrics.NAMESPACE
+    assert metric[-1][METRIC_DIMENSION] == "local"
