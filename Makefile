@@ -7,7 +7,7 @@ UV := python3 -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: help sync run test lint fmt bench docs
+.PHONY: help sync run test lint fmt bench docs index eval
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -34,6 +34,12 @@ lint: .venv/.synced ## ruff, mypy --strict, README drift, hadolint, actionlint, 
 	$(RUN) mypy
 	$(RUN) python scripts/render_settings_table.py --check
 	UV="$(UV)" bash scripts/lint-ci.sh
+
+index: .venv/.synced ## embed the knowledge base for /v1/answers (the local stub when OPENAI_API_KEY is unset)
+	$(RUN) python -m service.answers index
+
+eval: .venv/.synced ## evaluate retrieval Q&A on the stub against evals/baseline/stub.json (EVAL_ARGS adds options)
+	$(RUN) python -m evals --baseline evals/baseline/stub.json $(EVAL_ARGS)
 
 docs: .venv/.synced ## regenerate the README's configuration table from service/settings.py
 	$(RUN) python scripts/render_settings_table.py
