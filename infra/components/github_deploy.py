@@ -75,6 +75,9 @@ class GithubDeploy(pulumi.ComponentResource):
                     "Version": "2012-10-17",
                     "Statement": [
                         _allow("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
+                        # `pulumi up` evaluates the whole program, so its data sources must be readable
+                        # (the network's availability-zone lookup; caller identity needs no permission).
+                        _allow("ReadProgramDataSources", ["ec2:DescribeAvailabilityZones"], "*"),
                         _allow(
                             "PushToOurRepository",
                             [
@@ -91,7 +94,12 @@ class GithubDeploy(pulumi.ComponentResource):
                         # Task definitions are registered by family; these actions take no narrower resource.
                         _allow(
                             "RegisterTaskDefinitions",
-                            ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource"],
+                            [
+                                "ecs:RegisterTaskDefinition",
+                                "ecs:DescribeTaskDefinition",
+                                "ecs:TagResource",
+                                "ecs:ListTagsForResource",
+                            ],
                             "*",
                         ),
                         _allow("RetireOurTaskDefinitions", ["ecs:DeregisterTaskDefinition"], task_definitions),

@@ -569,3 +569,23 @@ def test_staging_runs_on_spot_and_prod_on_an_on_demand_base(staging: Run, prod: 
 
     assert strategy(staging) == {"FARGATE_SPOT": (0, 100)}
     assert strategy(prod) == {"FARGATE": (2, 100)}
+
+
+# What each data source the program reads needs from IAM (None: no permission needed).
+_INVOKE_PERMISSIONS: dict[str, str | None] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": "ec2:DescribeAvailabilityZones",
+    "aws:index/getCallerIdentity:getCallerIdentity": None,
+    "aws:index/getRegion:getRegion": None,
+    "aws:index/getPartition:getPartition": None,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": "ecr:GetAuthorizationToken",
+}
+
+
+@pytest.mark.parametrize("variant", ["prod-full", "staging-reuse"])
+def test_deploy_role_can_read_every_data_source_the_program_reads(programs: Programs, variant: str) -> None:
+    run = programs[variant]
+    granted = {action for s in _role_policy(run, "github-role") for action in s["Action"]}
+    for token in set(run.invokes):
+        assert token in _INVOKE_PERMISSIONS, f"new data source {token}: add its IAM action to the deploy role"
+        needed = _INVOKE_PERMISSIONS[token]
+        assert needed is None or needed in granted, f"the deploy role cannot call {needed} ({token})"
