@@ -55,7 +55,7 @@ def test_fail_closed_refuses_and_fail_open_lets_through() -> None:
 
 def test_rediss_url_uses_tls_and_the_auth_token_as_password() -> None:
     client = build_redis_client(
-        "rediss://master.example.cache.amazonaws.com:6379/0",
+        "rediss://127.0.0.1:6390/0",  # never connected to: the client connects lazily
         auth_token="token-from-secrets-manager",
         socket_timeout_seconds=0.25,
         connect_timeout_seconds=0.5,
