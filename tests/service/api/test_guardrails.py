@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from typing import Any
 
 import httpx2
@@ -134,3 +136,19 @@ def test_no_client_input_yields_a_server_error(service: ServiceProcess, body: An
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_client_hanging_up_mid_body_is_not_an_error(service: ServiceProcess) -> None:
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + service.api_key.encode() + b"\r\nX-Request-ID: hangs-up-mid-body\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b'{"messages": ['
+        )
+    deadline = time.monotonic() + 10
+    while '"request_id":"hangs-up-mid-body"' not in service.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in service.logs().splitlines() if "hangs-up-mid-body" in line]
+    assert any('"event":"client_disconnected"' in line for line in lines)
+    assert any('"status":499' in line for line in lines)
+    assert not any('"level":"error"' in line for line in lines)
