@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 Period = Literal["day", "month"]
@@ -22,8 +23,12 @@ class PeriodWindow:
 
 def current_windows(now: datetime | None = None) -> tuple[PeriodWindow, PeriodWindow]:
     """Today's and this month's windows (UTC)."""
-    now = now or datetime.now(UTC)
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return _windows_of((now or datetime.now(UTC)).astimezone(UTC).date())
+
+
+@functools.lru_cache(maxsize=4)  # several calls per request, all on the same day
+def _windows_of(day: date) -> tuple[PeriodWindow, PeriodWindow]:
+    day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     next_day = day_start + timedelta(days=1)
     month_start = day_start.replace(day=1)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
