@@ -22,7 +22,8 @@ COPY service ./service
 RUN python -m compileall -q service
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+# uid and gid must equal service.contract.CONTAINER_UID (tests/test_contract.py checks it).
+RUN groupadd --gid 10001 app && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 ENV PATH=/app/.venv/bin:$PATH \
@@ -30,7 +31,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
-USER 10001
+USER 10001:10001
 # Must equal service.contract.CONTAINER_PORT (tests/test_contract.py checks it).
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

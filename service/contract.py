@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 CONTAINER_PORT: Final = 8000
+CONTAINER_UID: Final = 10001  # the image's non-root user and group; the task definition enforces it
 HEALTH_PATH: Final = "/healthz"  # liveness: the process answers; no dependencies
 READY_PATH: Final = "/readyz"  # readiness: key loaded, cache/limits backend reachable
 

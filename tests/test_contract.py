@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from service.contract import CONTAINER_PORT, DEFAULT_BUDGET, HEALTH_PATH, READY_PATH, Env, StreamingBudget
+from service.contract import (
+    CONTAINER_PORT,
+    CONTAINER_UID,
+    DEFAULT_BUDGET,
+    HEALTH_PATH,
+    READY_PATH,
+    Env,
+    StreamingBudget,
+)
 from service.main import create_app
 from service.settings import Settings
 
@@ -67,6 +75,9 @@ def test_dockerfile_exposes_the_contract_port_and_checks_the_health_path() -> No
     assert re.search(rf"^EXPOSE {CONTAINER_PORT}$", dockerfile, re.MULTILINE)
     assert re.search(rf"^\s+PORT={CONTAINER_PORT}\b", dockerfile, re.MULTILINE)
     assert HEALTH_PATH in dockerfile
+    assert f"groupadd --gid {CONTAINER_UID} " in dockerfile
+    assert f"useradd --uid {CONTAINER_UID} --gid {CONTAINER_UID} " in dockerfile
+    assert re.search(rf"^USER {CONTAINER_UID}:{CONTAINER_UID}$", dockerfile, re.MULTILINE)
 
 
 def test_default_budget_is_consistent_and_an_impossible_one_is_refused() -> None:

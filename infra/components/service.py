@@ -10,11 +10,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from service.contract import CONTAINER_PORT, HEALTH_PATH, Env, StreamingBudget
+from service.contract import CONTAINER_PORT, CONTAINER_UID, HEALTH_PATH, Env, StreamingBudget
 
 CONTAINER_NAME = "api"
 # The image's non-root user (uid:gid); the task definition enforces it even if the image changes.
-CONTAINER_USER = "10001:10001"
+CONTAINER_USER = f"{CONTAINER_UID}:{CONTAINER_UID}"
 
 
 @dataclass

@@ -7,7 +7,6 @@ the same port mid-test ("Redis killed and restarted"); `redis_url` gives each te
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,14 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from service.stub.testing import free_port
+
 _START_TIMEOUT_SECONDS = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -96,7 +90,7 @@ def redis_server() -> Iterator[RedisServer]:
             "`make test` does this for you."
         )
     with tempfile.TemporaryDirectory(prefix="test-redis-") as directory:
-        server = RedisServer(binary=binary, port=_free_port(), directory=Path(directory))
+        server = RedisServer(binary=binary, port=free_port(), directory=Path(directory))
         server.start()
         try:
             yield server
