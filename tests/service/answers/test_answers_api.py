@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from service.answers.prompt import NOT_FOUND
 from service.stub.testing import StubServer
@@ -137,3 +139,28 @@ def test_concurrent_questions_share_one_embeddings_call_and_a_changed_corpus_is_
         assert body["index_version"] != version
         assert body["answer"].endswith("8pm on weekdays.")  # not the cached answer from the old index
         assert ask(svc, question="When does the library close?").headers["x-cache"] == "HIT"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.dictionaries(st.sampled_from(["question", "top_k", "model", "stream", "extra"]), _json_values, max_size=4)
+    | _json_values
+)
+def test_no_client_input_yields_a_server_error(service: ServiceProcess, body: Any) -> None:
+    response = httpx2.post(
+        f"{service.base_url}/answers",
+        content=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {service.api_key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    # The one 5xx allowed: 503 while the knowledge base is still being indexed (a retryable state).
+    assert response.status_code < 500 or response.json()["error"]["code"] == "index_not_ready", response.text
+    if response.status_code >= 400:
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
