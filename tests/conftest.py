@@ -14,7 +14,7 @@ from tests.support.service import ServiceProcess, run_service
 pytest_plugins = ["tests.support.redis", "tests.support.moto"]
 
 # A fake key the stub is told to accept: long enough to be scrubbed from logs like a real one.
-UPSTREAM_KEY = "sk-test-upstream-0123456789abcdefghij"
+UPSTREAM_KEY = "sk-test-upstream-0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +24,12 @@ def stub_server() -> Iterator[StubServer]:
 
 
 @pytest.fixture
-def stub(stub_server: StubServer) -> StubServer:
-    """The shared stub, with faults, knobs and counters reset for this test."""
+def stub(stub_server: StubServer) -> Iterator[StubServer]:
+    """The shared stub, reset for this test and again after it, so knobs a test changes (accepted
+    keys, latency, faults) never reach a later test that uses the service without this fixture."""
     stub_server.reset()
-    return stub_server
+    yield stub_server
+    stub_server.reset()
 
 
 def service_env(stub: StubServer, **overrides: str) -> dict[str, str]:

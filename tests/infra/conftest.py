@@ -25,7 +25,7 @@ from infra.policy.rules import ResourceRule, StackRule
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
-FAKE_OPENAI_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"
+FAKE_OPENAI_KEY = "sk-test-DO-NOT-LEAK-01234567"
 CI_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:" + "b" * 64
 
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {

@@ -9,8 +9,8 @@ from service.stub.testing import StubServer
 from tests.conftest import ServiceFactory
 from tests.support.moto import MotoServer
 
-OLD_KEY = "sk-rotation-old-key-aaaaaaaaaaaaaaaa"
-NEW_KEY = "sk-rotation-new-key-bbbbbbbbbbbbbbbb"
+OLD_KEY = "sk-rotation-old-key-aaaaaaaa"
+NEW_KEY = "sk-rotation-new-key-bbbbbbbb"
 MESSAGES = [{"role": "user", "content": "hello"}]
 
 
