@@ -16,6 +16,7 @@ from service.contract import (
     Env,
     Metrics,
 )
+from service.settings import Settings, hash_client_key
 from tests.infra.conftest import CI_IMAGE, FAKE_OPENAI_KEY, ROOT, Programs, Run
 
 STACKS = ["staging", "prod"]
@@ -589,3 +590,27 @@ def test_deploy_role_can_read_every_data_source_the_program_reads(programs: Prog
         assert token in _INVOKE_PERMISSIONS, f"new data source {token}: add its IAM action to the deploy role"
         needed = _INVOKE_PERMISSIONS[token]
         assert needed is None or needed in granted, f"the deploy role cannot call {needed} ({token})"
+
+
+def test_the_service_accepts_the_environment_each_stack_gives_it(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two halves agree end to end: the service's own Settings parse what the task definition sets."""
+    for name in {v for k, v in vars(Env).items() if not k.startswith("_")}:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in run.environment().items():
+        monkeypatch.setenv(name, value)
+    injected = {s["name"] for s in run.container()["secrets"]}
+    assert injected == {Env.CLIENT_API_KEYS, Env.REDIS_AUTH_TOKEN}
+    # What Secrets Manager holds once operators add a key (the secret starts as "{}").
+    monkeypatch.setenv(Env.CLIENT_API_KEYS, json.dumps({hash_client_key("ci-smoke-key"): "ci-smoke"}))
+    monkeypatch.setenv(Env.REDIS_AUTH_TOKEN, "generated-auth-token")
+
+    settings = Settings()
+
+    assert settings.environment == run.stack
+    assert settings.port == CONTAINER_PORT
+    assert settings.openai_api_key_secret_arn == run.environment()[Env.OPENAI_API_KEY_SECRET_ARN]
+    assert settings.openai_api_key is None
+    assert settings.redis_url is not None
+    assert settings.redis_url.startswith("rediss://")
+    assert settings.max_stream_seconds == int(run.environment()[Env.MAX_STREAM_SECONDS])
+    assert settings.sse_heartbeat_seconds == float(run.environment()[Env.SSE_HEARTBEAT_SECONDS])
