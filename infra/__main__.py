@@ -13,11 +13,11 @@ from infra.components.firewall import Firewall, FirewallArgs
 from infra.components.github_deploy import GithubDeploy, GithubDeployArgs
 from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
-from infra.components.network import Network, NetworkArgs
+from infra.components.network import Network, NetworkArgs, standard_zones
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.service import ApiService, ApiServiceArgs
-from service.contract import Env
+from infra.outputs import FIRST_CLIENT_API_KEY
 
 cfg = config.load()
 prefix = f"{config.PROJECT}-{cfg.stack}"
@@ -37,7 +37,7 @@ network = Network(
     "net",
     NetworkArgs(
         cidr=cfg.vpc_cidr,
-        az_count=cfg.az_count,
+        zones=config.select_zones(cfg, standard_zones(pulumi.InvokeOptions(provider=provider))),
         nat_gateway_count=cfg.nat_gateway_count,
         region=cfg.region,
         vpc_endpoints=cfg.vpc_endpoints,
@@ -47,7 +47,11 @@ network = Network(
 firewall = Firewall("fw", FirewallArgs(vpc_id=network.vpc_id), opts)
 secrets = Secrets(
     "secrets",
-    SecretsArgs(openai_api_key=cfg.openai_api_key, openai_api_key_secret_arn=cfg.openai_api_key_secret_arn),
+    SecretsArgs(
+        openai_api_key=cfg.openai_api_key,
+        openai_api_key_secret_arn=cfg.openai_api_key_secret_arn,
+        protect=cfg.deletion_protection,
+    ),
     opts,
 )
 cache = Cache(
@@ -62,6 +66,7 @@ cache = Cache(
         node_type=cfg.cache_node_type,
         nodes=cfg.cache_nodes,
         snapshot_retention_days=cfg.cache_snapshot_retention_days,
+        final_snapshot_name=f"{prefix}-cache-final" if cfg.deletion_protection else None,
     ),
     opts,
 )
@@ -72,7 +77,7 @@ registry = Registry(
         image=cfg.image,
         # Pulumi runs this program with infra/ as the working directory; the Dockerfile is one up.
         context=Path(__file__).resolve().parent.parent,
-        force_delete=not cfg.deletion_protection,
+        protect=cfg.deletion_protection,
     ),
     opts,
 )
@@ -110,11 +115,9 @@ monitoring = Monitoring(
     ),
     opts,
 )
-optional_env = {Env.OPENAI_ORG_ID: cfg.openai_org_id, Env.OPENAI_PROJECT_ID: cfg.openai_project_id}
 api = ApiService(
     "api",
     ApiServiceArgs(
-        stack=cfg.stack,
         region=cfg.region,
         cluster_name=cluster_name,
         service_name=service_name,
@@ -127,6 +130,7 @@ api = ApiService(
         security_group_id=firewall.service_sg_id,
         target_group_arn=web.target_group_arn,
         budget=cfg.budget,
+        environment=cfg.service_environment,
         kms_key_arn=secrets.key_arn,
         openai_api_key_secret_arn=secrets.openai_api_key_secret_arn,
         client_api_keys_secret_arn=secrets.client_api_keys_secret_arn,
@@ -134,12 +138,10 @@ api = ApiService(
         redis_url=cache.url,
         deployment_alarm_names=monitoring.deployment_alarm_names,
         log_retention_days=cfg.log_retention_days,
+        protect_logs=cfg.deletion_protection,
         health_check_grace_period_seconds=cfg.health_check_grace_period_seconds,
         spot_percent=cfg.spot_percent,
         on_demand_base=cfg.on_demand_base,
-        web_concurrency=cfg.web_concurrency,
-        log_level=cfg.log_level,
-        extra_environment={k: v for k, v in optional_env.items() if v is not None},
         # The target group must be attached to a listener before a service can register tasks in it.
         wait_for=[*web.listeners, *monitoring.deployment_alarms],
     ),
@@ -165,6 +167,7 @@ CostBudget(
         stack=cfg.stack,
         monthly_limit_usd=cfg.monthly_budget_usd,
         topic_arn=monitoring.topic_arn,
+        topic_policy=monitoring.topic_policy,
         alarm_email=cfg.alarm_email,
     ),
     opts,
@@ -194,3 +197,4 @@ pulumi.export("service_name", api.service_name)
 pulumi.export("log_group_name", api.log_group_name)
 pulumi.export("dashboard_url", monitoring.dashboard_url)
 pulumi.export("deploy_role_arn", deploy_role_arn)
+pulumi.export(FIRST_CLIENT_API_KEY, secrets.first_client_api_key)

@@ -3,25 +3,29 @@
 `__main__.py` calls `load()` once; nothing deeper reads `pulumi.Config`. `parse()` is pure (a getter
 in, a `StackConfig` out) so tests can feed it bad values without a Pulumi engine. Keys live in the
 project namespace (`openai-aws-template:<key>`) except the region, which is the AWS provider's own
-`aws:region`. `KEYS` is the documentation: `docs/infrastructure.md` lists every entry and a test
-fails if the two drift apart.
+`aws:region`. `KEYS` is the documentation and drives `parse()`: each key names the `StackConfig`
+field it fills and how its text is read; `docs/infrastructure.md` lists every entry and a test fails
+if the two drift apart. Checks that span several keys follow in `parse()`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import pulumi
+from pydantic import ValidationError
 
-from service.contract import StreamingBudget
+from infra.regions import US_REGIONS
+from service.contract import CONTAINER_PORT, Env, StreamingBudget
+from service.settings import Settings, env_name, hash_client_key, settings_from_environment
 
 PROJECT: Final = "openai-aws-template"
-
-US_REGIONS: Final = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"})
 
 # Valid Fargate task sizes: CPU units -> allowed memory (MiB).
 FARGATE_SIZES: Final[Mapping[int, frozenset[int]]] = {
@@ -39,58 +43,29 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 
+# Service variables the program sets from other keys or resources; `serviceSettings` may not set them.
+OWNED_ENV: Final[Mapping[str, str]] = {
+    Env.ENVIRONMENT: "the stack name",
+    Env.PORT: f"the container port ({CONTAINER_PORT}, service/contract.py)",
+    Env.WEB_CONCURRENCY: "webConcurrency",
+    Env.MAX_STREAM_SECONDS: "maxStreamSeconds",
+    Env.SSE_HEARTBEAT_SECONDS: "sseHeartbeatSeconds",
+    Env.GRACEFUL_TIMEOUT: "maxStreamSeconds",
+    Env.OPENAI_API_KEY: "openaiApiKey (kept in Secrets Manager)",
+    Env.OPENAI_API_KEY_SECRET_ARN: "openaiApiKey or openaiApiKeySecretArn",
+    Env.CLIENT_API_KEYS: "the client-keys secret (scripts/client-keys or put-secret-value)",
+    Env.REDIS_URL: "the stack's cache",
+    Env.REDIS_AUTH_TOKEN: "the stack's cache",
+    Env.AWS_REGION: "aws:region",
+}
 
-@dataclass(frozen=True)
-class Key:
-    """One configuration key: its name, its default (None means unset) and what it does."""
-
-    name: str
-    default: str | None
-    description: str
-
-
-KEYS: Final[tuple[Key, ...]] = (
-    Key("aws:region", None, "AWS region (required). Only us-east-1, us-east-2, us-west-1, us-west-2."),
-    Key("image", None, "Image digest reference (`repo@sha256:...`), set by CI. Unset: build ./Dockerfile."),
-    Key("azCount", "2", "Availability zones for subnets, NAT and cache (2 or 3)."),
-    Key("natGateways", "single", "`single` (one NAT for the VPC) or `perAz` (one per zone, no shared fate)."),
-    Key("vpcCidr", "10.0.0.0/16", "VPC CIDR block (a /16; subnets are /20 slices of it)."),
-    Key("vpcEndpoints", "false", "Create VPC endpoints (ECR api/dkr, S3, CloudWatch Logs, Secrets Manager)."),
-    Key("cpu", "512", "Fargate task CPU units (256, 512, 1024, ...)."),
-    Key("memory", "1024", "Fargate task memory in MiB; must be valid for `cpu`."),
-    Key("minTasks", "1", "Autoscaling minimum task count (also the initial desired count)."),
-    Key("maxTasks", "2", "Autoscaling maximum task count."),
-    Key("cpuTargetPercent", "60", "Target-tracking goal for average service CPU (%)."),
-    Key("requestsPerTarget", "300", "Target-tracking goal for ALB requests per task per minute."),
-    Key("spotPercent", "100", "Share of tasks above `onDemandBase` placed on Fargate Spot (0-100)."),
-    Key("onDemandBase", "0", "Tasks always run on on-demand Fargate before Spot is used."),
-    Key("webConcurrency", "2", "Gunicorn workers per task (WEB_CONCURRENCY)."),
-    Key("logLevel", "info", "Service log level (LOG_LEVEL): debug, info, warning or error."),
-    Key("maxStreamSeconds", "90", "Longest allowed stream; drives every timeout that must agree."),
-    Key("sseHeartbeatSeconds", "15", "Seconds between SSE heartbeats on a quiet stream."),
-    Key("healthCheckGracePeriodSeconds", "60", "Seconds ECS ignores ALB health checks after a task starts."),
-    Key("logRetentionDays", "30", "Retention of the service's CloudWatch log group."),
-    Key("accessLogRetentionDays", "90", "Days ALB access logs are kept in S3."),
-    Key("deletionProtection", "false", "ALB deletion protection."),
-    Key("openaiApiKey", None, "OpenAI API key, stored in Secrets Manager (`pulumi config set --secret`)."),
-    Key("openaiApiKeySecretArn", None, "ARN of an existing Secrets Manager secret holding the key instead."),
-    Key("openaiOrgId", None, "OpenAI organization id (OPENAI_ORG_ID)."),
-    Key("openaiProjectId", None, "OpenAI project id (OPENAI_PROJECT_ID)."),
-    Key("cacheEngine", "valkey", "`valkey` or `redis` (Redis OSS)."),
-    Key("cacheEngineVersion", None, "Engine version; unset: 8.0 for valkey, 7.1 for redis."),
-    Key("cacheNodeType", "cache.t4g.micro", "ElastiCache node type."),
-    Key("cacheNodes", "1", "Cache nodes (1 = no replica; 2+ = automatic failover and Multi-AZ)."),
-    Key("cacheSnapshotRetentionDays", "0", "Days of automatic cache snapshots (0 = none)."),
-    Key("domainName", None, "Public hostname; with `hostedZoneId`, an ACM certificate and DNS record."),
-    Key("hostedZoneId", None, "Route 53 zone for `domainName` (certificate validation and alias)."),
-    Key("certificateArn", None, "Existing ACM certificate for HTTPS instead of issuing one."),
-    Key("alarmEmail", None, "E-mail subscribed to the alarm topic (confirm the subscription mail)."),
-    Key("monthlyBudgetUsd", "100", "AWS Budgets monthly cost limit for this stack (USD)."),
-    Key("githubRepository", None, "`owner/repo` allowed to deploy this stack from GitHub Actions."),
-    Key("githubOidcProviderArn", None, "Reuse the account's GitHub OIDC provider; unset: create it."),
-)
-
-_DEFAULTS: Final = {k.name: k.default for k in KEYS}
+# Stand-ins for what only exists once resources do, so `Settings` can check the rest at preview time.
+_DEPLOY_TIME_ENV: Final[Mapping[str, str]] = {
+    Env.OPENAI_API_KEY_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:openai-api-key",
+    Env.REDIS_URL: "rediss://cache.invalid:6379/0",
+    Env.REDIS_AUTH_TOKEN: "stand-in",
+    Env.CLIENT_API_KEYS: json.dumps({hash_client_key("stand-in"): "first-client"}),
+}
 
 
 class ConfigError(ValueError):
@@ -100,6 +75,193 @@ class ConfigError(ValueError):
         qualified = key if ":" in key else f"{PROJECT}:{key}"
         super().__init__(f"{qualified}: {problem}. Fix: {fix}")
         self.key = qualified
+
+
+# --- readers: the text of one key to a value, or a ConfigError naming it ----------------------------
+
+Reader = Callable[[str, str | None], Any]
+
+
+def text(key: str, raw: str | None) -> str | None:
+    return raw
+
+
+def integer(low: int, high: int) -> Reader:
+    def read(key: str, raw: str | None) -> int:
+        try:
+            number = int(str(raw))
+        except ValueError:
+            raise ConfigError(key, f"{raw!r} is not a whole number", f"set a number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise ConfigError(key, f"{number} is out of range", f"set a number from {low} to {high}")
+        return number
+
+    return read
+
+
+def boolean(key: str, raw: str | None) -> bool:
+    value = (raw or "false").lower()
+    if value not in {"true", "false"}:
+        raise ConfigError(key, f"{value!r} is not a boolean", "set true or false")
+    return value == "true"
+
+
+def choice(*options: str) -> Reader:
+    def read(key: str, raw: str | None) -> str:
+        if raw not in options:
+            raise ConfigError(key, f"{raw!r} is not supported", f"set one of {', '.join(options)}")
+        return raw
+
+    return read
+
+
+def matching(pattern: str, problem: str, fix: str) -> Reader:
+    def read(key: str, raw: str | None) -> str | None:
+        if raw is not None and not re.fullmatch(pattern, raw):
+            raise ConfigError(key, f"{raw!r} is {problem}", fix)
+        return raw
+
+    return read
+
+
+def one_of(allowed: frozenset[int], problem: str) -> Reader:
+    """A whole number from a fixed set; `problem` says what is wrong, with `{n}` for the value."""
+
+    def read(key: str, raw: str | None) -> int:
+        number: int = integer(min(allowed), max(allowed))(key, raw)
+        if number not in allowed:
+            raise ConfigError(key, problem.format(n=number), f"set one of {sorted(allowed)}")
+        return number
+
+    return read
+
+
+def settings_map(key: str, raw: str | None) -> dict[str, str]:
+    """`serviceSettings`: a map of the service's environment variable names to values (YAML types)."""
+    if raw is None:
+        return {}
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise ConfigError(key, "is not a map", "write it as a YAML map of VARIABLE: value (see the stack files)")
+    known = sorted({env_name(f) for f in Settings.model_fields} - set(OWNED_ENV))
+    environment: dict[str, str] = {}
+    for name, value in values.items():
+        if name in OWNED_ENV:
+            raise ConfigError(key, f"{name} is set by the program", f"remove it; it follows {OWNED_ENV[name]}")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "see the README's configuration table"
+            raise ConfigError(key, f"{name} is not a setting of the service", hint)
+        if isinstance(value, bool):
+            environment[name] = "true" if value else "false"
+        elif isinstance(value, (list, dict)):
+            environment[name] = json.dumps(value)
+        elif value is None:
+            raise ConfigError(key, f"{name} has no value", f"give {name} a value or remove it")
+        else:
+            environment[name] = str(value)
+    return environment
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its name, default (None means unset), meaning, and how it is read."""
+
+    name: str
+    default: str | None
+    description: str
+    field: str
+    """The `StackConfig` field it fills."""
+    read: Reader = text
+
+
+_DIGEST_REF = matching(
+    r"\S+@sha256:[0-9a-f]{64}", "not a digest reference", "set <repository>@sha256:<digest>, or unset it"
+)
+_PRIVATE_16 = r"10\.\d{1,3}\.0\.0/16|172\.(1[6-9]|2\d|3[01])\.0\.0/16|192\.168\.0\.0/16"
+
+KEYS: Final[tuple[Key, ...]] = (
+    Key(
+        "aws:region", None, "AWS region (required). Only us-east-1, us-east-2, us-west-1, us-west-2.", "region",
+        matching("|".join(map(re.escape, sorted(US_REGIONS))), "not a US region; this template only deploys to "
+                 + ", ".join(sorted(US_REGIONS)), "pulumi config set aws:region us-east-1"),
+    ),
+    Key("image", None, "Image digest reference (`repo@sha256:...`), set by CI. Unset: build ./Dockerfile.", "image",
+        _DIGEST_REF),
+    Key("azCount", "2", "Availability zones for subnets, NAT and cache (2 or 3).", "az_count", integer(2, 3)),
+    Key("natGateways", "single", "`single` (one NAT for the VPC) or `perAz` (one per zone, no shared fate).",
+        "nat_gateways", choice("single", "perAz")),
+    Key("vpcCidr", "10.0.0.0/16", "VPC CIDR block (a /16; subnets are /20 slices of it).", "vpc_cidr",
+        matching(_PRIVATE_16, "not a private /16", "set e.g. 10.0.0.0/16")),
+    Key("vpcEndpoints", "false", "Create VPC endpoints (ECR api/dkr, S3, CloudWatch Logs, Secrets Manager).",
+        "vpc_endpoints", boolean),
+    Key("cpu", "512", "Fargate task CPU units (256, 512, 1024, ...).", "cpu",
+        one_of(frozenset(FARGATE_SIZES), "{n} is not a Fargate CPU size")),
+    Key("memory", "1024", "Fargate task memory in MiB; must be valid for `cpu`.", "memory", integer(512, 122880)),
+    Key("minTasks", "1", "Autoscaling minimum task count (also the initial desired count).", "min_tasks",
+        integer(1, 100)),
+    Key("maxTasks", "2", "Autoscaling maximum task count.", "max_tasks", integer(1, 100)),
+    Key("cpuTargetPercent", "60", "Target-tracking goal for average service CPU (%).", "cpu_target_percent",
+        integer(10, 90)),
+    Key("requestsPerTarget", "300", "Target-tracking goal for ALB requests per task per minute.",
+        "requests_per_target", integer(1, 100000)),
+    Key("spotPercent", "100", "Share of tasks above `onDemandBase` placed on Fargate Spot (0-100).", "spot_percent",
+        integer(0, 100)),
+    Key("onDemandBase", "0", "Tasks always run on on-demand Fargate before Spot is used.", "on_demand_base",
+        integer(0, 100)),
+    Key("webConcurrency", "2", "Gunicorn workers per task (WEB_CONCURRENCY).", "web_concurrency", integer(1, 64)),
+    Key("maxStreamSeconds", "90", "Longest allowed stream; drives every timeout that must agree.",
+        "max_stream_seconds", integer(1, 3600)),
+    Key("sseHeartbeatSeconds", "15", "Seconds between SSE heartbeats on a quiet stream.", "heartbeat_seconds",
+        integer(1, 3600)),
+    Key("healthCheckGracePeriodSeconds", "60", "Seconds ECS ignores ALB health checks after a task starts.",
+        "health_check_grace_period_seconds", integer(0, 600)),
+    Key("logRetentionDays", "30", "Retention of the service's CloudWatch log group.", "log_retention_days",
+        one_of(LOG_RETENTION_DAYS, "CloudWatch Logs does not accept {n}")),
+    Key("accessLogRetentionDays", "90", "Days ALB access logs are kept in S3.", "access_log_retention_days",
+        integer(1, 3650)),
+    Key("deletionProtection", "false",
+        "Protect stateful resources: ALB deletion protection; Pulumi `protect` on the KMS key, secrets, image "
+        "repository, cache (with a final snapshot) and log groups; cache changes wait for its maintenance window.",
+        "deletion_protection", boolean),
+    Key("openaiApiKey", None, "OpenAI API key, stored in Secrets Manager (`pulumi config set --secret`).",
+        "has_openai_api_key", lambda key, raw: raw is not None),
+    Key("openaiApiKeySecretArn", None, "ARN of an existing Secrets Manager secret holding the key instead.",
+        "openai_api_key_secret_arn",
+        matching(r"arn:aws:secretsmanager:\S+", "not a Secrets Manager ARN", "set arn:aws:secretsmanager:...")),
+    Key("serviceSettings", None,
+        "Map of the service's settings (README configuration table) to values, e.g. `CLIENT_REQUESTS_PER_MINUTE: 60`; "
+        "checked by the service's own `Settings` at preview.", "service_settings", settings_map),
+    Key("cacheEngine", "valkey", "`valkey` or `redis` (Redis OSS).", "cache_engine", choice("valkey", "redis")),
+    Key("cacheEngineVersion", None, "Engine version; unset: 8.0 for valkey, 7.1 for redis.", "cache_engine_version"),
+    Key("cacheNodeType", "cache.t4g.micro", "ElastiCache node type.", "cache_node_type"),
+    Key("cacheNodes", "1", "Cache nodes (1 = no replica; 2+ = automatic failover and Multi-AZ).", "cache_nodes",
+        integer(1, 6)),
+    Key("cacheSnapshotRetentionDays", "0", "Days of automatic cache snapshots (0 = none).",
+        "cache_snapshot_retention_days", integer(0, 35)),
+    Key("domainName", None, "Public hostname; with `hostedZoneId`, an ACM certificate and DNS record.",
+        "domain_name"),
+    Key("hostedZoneId", None, "Route 53 zone for `domainName` (certificate validation and alias).",
+        "hosted_zone_id"),
+    Key("certificateArn", None, "Existing ACM certificate for HTTPS instead of issuing one.", "certificate_arn",
+        matching(r"arn:aws:acm:\S+", "not an ACM certificate ARN", "set arn:aws:acm:<region>:...")),
+    Key("allowPlainHttp", "false",
+        "Serve the API over plain HTTP, client keys in clear text, when no certificate is configured. "
+        "Without it (or a certificate) `pulumi preview` fails.", "allow_plain_http", boolean),
+    Key("alarmEmail", None, "E-mail subscribed to the alarm topic (confirm the subscription mail).", "alarm_email",
+        matching(r"[^@\s]+@[^@\s]+", "not an e-mail address", "set name@example.com")),
+    Key("monthlyBudgetUsd", "100", "AWS Budgets monthly cost limit for this stack (USD).", "monthly_budget_usd",
+        integer(1, 1_000_000)),
+    Key("githubRepository", None, "`owner/repo` allowed to deploy this stack from GitHub Actions.",
+        "github_repository", matching(r"[\w.-]+/[\w.-]+", "not owner/repo", "set e.g. acme/api")),
+    Key("githubOidcProviderArn", None,
+        "The account's GitHub OIDC provider. Unset: found by its URL, or created (and kept) if the account has none.",
+        "github_oidc_provider_arn",
+        matching(r"arn:aws:iam::\d{12}:oidc-provider/\S+", "not an IAM OIDC provider ARN", "set arn:aws:iam::...")),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,15 +284,15 @@ class StackConfig:
     spot_percent: int
     on_demand_base: int
     web_concurrency: int
-    log_level: str
-    budget: StreamingBudget
+    max_stream_seconds: int
+    heartbeat_seconds: int
     health_check_grace_period_seconds: int
     log_retention_days: int
     access_log_retention_days: int
     deletion_protection: bool
+    has_openai_api_key: bool
     openai_api_key_secret_arn: str | None
-    openai_org_id: str | None
-    openai_project_id: str | None
+    service_settings: dict[str, str]
     cache_engine: Literal["valkey", "redis"]
     cache_engine_version: str
     cache_node_type: str
@@ -139,12 +301,17 @@ class StackConfig:
     domain_name: str | None
     hosted_zone_id: str | None
     certificate_arn: str | None
+    allow_plain_http: bool
     alarm_email: str | None
     monthly_budget_usd: int
     github_repository: str | None
     github_oidc_provider_arn: str | None
     # Set by `load()` from the secret config value; never part of `parse()` so it stays an Output.
     openai_api_key: pulumi.Output[str] | None = None
+
+    @property
+    def budget(self) -> StreamingBudget:
+        return StreamingBudget(max_stream_seconds=self.max_stream_seconds, heartbeat_seconds=self.heartbeat_seconds)
 
     @property
     def https(self) -> bool:
@@ -154,179 +321,137 @@ class StackConfig:
     def nat_gateway_count(self) -> int:
         return self.az_count if self.nat_gateways == "perAz" else 1
 
+    @property
+    def service_environment(self) -> dict[str, str]:
+        """The task's plain environment, less what only exists once resources do (`_DEPLOY_TIME_ENV`)."""
+        budget = self.budget
+        return {
+            **self.service_settings,
+            Env.ENVIRONMENT: self.stack,
+            Env.PORT: str(CONTAINER_PORT),
+            Env.WEB_CONCURRENCY: str(self.web_concurrency),
+            Env.MAX_STREAM_SECONDS: str(budget.max_stream_seconds),
+            Env.SSE_HEARTBEAT_SECONDS: str(budget.heartbeat_seconds),
+            Env.GRACEFUL_TIMEOUT: str(budget.graceful_timeout_seconds),
+            Env.AWS_REGION: self.region,
+        }
+
 
 Getter = Callable[[str], str | None]
 
 
-def _int(get: Getter, key: str, low: int, high: int) -> int:
-    raw = get(key)
-    value = raw if raw is not None else _DEFAULTS[key]
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ConfigError(key, f"{value!r} is not a whole number", f"set a number from {low} to {high}") from None
-    if not low <= number <= high:
-        raise ConfigError(key, f"{number} is out of range", f"set a number from {low} to {high}")
-    return number
-
-
-def _bool(get: Getter, key: str) -> bool:
-    value = (get(key) or _DEFAULTS[key] or "false").lower()
-    if value not in {"true", "false"}:
-        raise ConfigError(key, f"{value!r} is not a boolean", "set true or false")
-    return value == "true"
-
-
-def _str(get: Getter, key: str) -> str | None:
-    value = get(key)
-    if value is None or value.strip() == "":
-        return _DEFAULTS[key]
-    return value.strip()
-
-
-def _choice(get: Getter, key: str, choices: tuple[str, ...]) -> str:
-    value = _str(get, key)
-    if value not in choices:
-        raise ConfigError(key, f"{value!r} is not supported", f"set one of {', '.join(choices)}")
-    return value
-
-
 def parse(get: Getter, stack: str) -> StackConfig:
     """Build a validated `StackConfig` from raw string values (`get(key)` returns None when unset)."""
-    region = _str(get, "aws:region")
-    if region is None:
+    values: dict[str, Any] = {"stack": stack}
+    for key in KEYS:
+        raw = get(key.name)
+        raw = raw.strip() if raw is not None and raw.strip() else key.default
+        values[key.field] = key.read(key.name, raw)
+    if values["cache_engine_version"] is None:
+        values["cache_engine_version"] = "8.0" if values["cache_engine"] == "valkey" else "7.1"
+    config = StackConfig(**values)
+    for check in _CHECKS:
+        check(config)
+    return config
+
+
+# --- checks that span several keys ---------------------------------------------------------------------
+
+
+def _region_is_set(c: StackConfig) -> None:
+    if c.region is None:
         raise ConfigError("aws:region", "no region is set", "pulumi config set aws:region us-east-1")
-    if region not in US_REGIONS:
-        raise ConfigError(
-            "aws:region",
-            f"{region} is not a US region; this template only deploys to {', '.join(sorted(US_REGIONS))}",
-            "pulumi config set aws:region us-east-1",
-        )
 
-    image = _str(get, "image")
-    if image is not None and "@sha256:" not in image:
-        raise ConfigError(
-            "image", f"{image!r} is not a digest reference", "set <repository>@sha256:<digest>, or unset it"
-        )
 
-    cpu = _int(get, "cpu", 256, 16384)
-    memory = _int(get, "memory", 512, 122880)
-    if cpu not in FARGATE_SIZES:
-        raise ConfigError("cpu", f"{cpu} is not a Fargate CPU size", f"set one of {sorted(FARGATE_SIZES)}")
-    if memory not in FARGATE_SIZES[cpu]:
-        allowed = sorted(FARGATE_SIZES[cpu])
+def _memory_fits_cpu(c: StackConfig) -> None:
+    allowed = sorted(FARGATE_SIZES[c.cpu])
+    if c.memory not in allowed:
         raise ConfigError(
             "memory",
-            f"{memory} MiB is not valid with cpu={cpu}",
+            f"{c.memory} MiB is not valid with cpu={c.cpu}",
             f"set memory between {allowed[0]} and {allowed[-1]} MiB in steps Fargate accepts: {allowed}",
         )
 
-    min_tasks = _int(get, "minTasks", 1, 100)
-    max_tasks = _int(get, "maxTasks", 1, 100)
-    if min_tasks > max_tasks:
-        raise ConfigError(
-            "minTasks", f"minTasks ({min_tasks}) is above maxTasks ({max_tasks})", "lower minTasks or raise maxTasks"
-        )
 
-    budget = StreamingBudget(
-        max_stream_seconds=_int(get, "maxStreamSeconds", 1, 3600),
-        heartbeat_seconds=_int(get, "sseHeartbeatSeconds", 1, 3600),
-    )
+def _task_bounds(c: StackConfig) -> None:
+    if c.min_tasks > c.max_tasks:
+        problem = f"minTasks ({c.min_tasks}) is above maxTasks ({c.max_tasks})"
+        raise ConfigError("minTasks", problem, "lower minTasks or raise maxTasks")
+
+
+def _timeouts_agree(c: StackConfig) -> None:
     try:
-        budget.validate()
+        c.budget.validate()
     except ValueError as exc:
         # The contract's messages name maxStreamSeconds / sseHeartbeatSeconds and the fix already.
         key = "sseHeartbeatSeconds" if "sseHeartbeatSeconds (" in str(exc) else "maxStreamSeconds"
         raise ConfigError(key, str(exc), f"change {key} so the timeouts keep their order") from None
 
-    log_retention_days = _int(get, "logRetentionDays", 1, 3653)
-    if log_retention_days not in LOG_RETENTION_DAYS:
-        raise ConfigError(
-            "logRetentionDays",
-            f"CloudWatch Logs does not accept {log_retention_days}",
-            f"set one of {sorted(LOG_RETENTION_DAYS)}",
-        )
 
-    openai_key_arn = _str(get, "openaiApiKeySecretArn")
-    if openai_key_arn is not None and not openai_key_arn.startswith("arn:aws:secretsmanager:"):
-        raise ConfigError("openaiApiKeySecretArn", "not a Secrets Manager ARN", "set arn:aws:secretsmanager:...")
-    has_key = get("openaiApiKey") not in (None, "")
-    if has_key and openai_key_arn is not None:
+def _one_openai_key(c: StackConfig) -> None:
+    if c.has_openai_api_key and c.openai_api_key_secret_arn is not None:
         raise ConfigError(
             "openaiApiKey", "both openaiApiKey and openaiApiKeySecretArn are set", "keep only one of them"
         )
-    if not has_key and openai_key_arn is None:
+    if not c.has_openai_api_key and c.openai_api_key_secret_arn is None:
         raise ConfigError(
             "openaiApiKey",
             "no OpenAI API key is configured",
             "pulumi config set --secret openaiApiKey sk-..., or set openaiApiKeySecretArn",
         )
 
-    engine = _choice(get, "cacheEngine", ("valkey", "redis"))
-    engine_version = _str(get, "cacheEngineVersion") or ("8.0" if engine == "valkey" else "7.1")
 
-    domain_name = _str(get, "domainName")
-    hosted_zone_id = _str(get, "hostedZoneId")
-    certificate_arn = _str(get, "certificateArn")
-    if hosted_zone_id is not None and domain_name is None:
+def _https_or_explicit_opt_out(c: StackConfig) -> None:
+    if c.hosted_zone_id is not None and c.domain_name is None:
         raise ConfigError("hostedZoneId", "a hosted zone is set without domainName", "set domainName too")
-    if certificate_arn is not None and not certificate_arn.startswith("arn:aws:acm:"):
-        raise ConfigError("certificateArn", "not an ACM certificate ARN", "set arn:aws:acm:<region>:...")
+    if c.https and c.allow_plain_http:
+        raise ConfigError("allowPlainHttp", "a certificate is configured, so HTTP only redirects", "remove it")
+    if not c.https and not c.allow_plain_http:
+        raise ConfigError(
+            "domainName",
+            "no certificate is configured, so clients would send their keys over plain HTTP",
+            "set domainName and hostedZoneId (a certificate is issued), or certificateArn; for a stack that "
+            "takes no real traffic, set allowPlainHttp: true instead",
+        )
 
-    alarm_email = _str(get, "alarmEmail")
-    if alarm_email is not None and "@" not in alarm_email:
-        raise ConfigError("alarmEmail", f"{alarm_email!r} is not an e-mail address", "set name@example.com")
 
-    github_repository = _str(get, "githubRepository")
-    if github_repository is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", github_repository):
-        raise ConfigError("githubRepository", f"{github_repository!r} is not owner/repo", "set e.g. acme/api")
-    github_oidc = _str(get, "githubOidcProviderArn")
-    if github_oidc is not None and ":oidc-provider/" not in github_oidc:
-        raise ConfigError("githubOidcProviderArn", "not an IAM OIDC provider ARN", "set arn:aws:iam::...")
+def _service_accepts_its_environment(c: StackConfig) -> None:
+    try:
+        settings_from_environment({**c.service_environment, **_DEPLOY_TIME_ENV})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = env_name(field) if field in Settings.model_fields else field
+            problems.append(f"{name}: {error['msg']}" if name else str(error["msg"]))
+        raise ConfigError(
+            "serviceSettings",
+            "the service would refuse to start: " + "; ".join(problems),
+            "correct these values (README configuration table)",
+        ) from None
 
-    vpc_cidr = _str(get, "vpcCidr") or "10.0.0.0/16"
-    if not re.fullmatch(r"10\.\d{1,3}\.0\.0/16|172\.(1[6-9]|2\d|3[01])\.0\.0/16|192\.168\.0\.0/16", vpc_cidr):
-        raise ConfigError("vpcCidr", f"{vpc_cidr} is not a private /16", "set e.g. 10.0.0.0/16")
 
-    return StackConfig(
-        stack=stack,
-        region=region,
-        image=image,
-        az_count=_int(get, "azCount", 2, 3),
-        nat_gateways="perAz" if _choice(get, "natGateways", ("single", "perAz")) == "perAz" else "single",
-        vpc_cidr=vpc_cidr,
-        vpc_endpoints=_bool(get, "vpcEndpoints"),
-        cpu=cpu,
-        memory=memory,
-        min_tasks=min_tasks,
-        max_tasks=max_tasks,
-        cpu_target_percent=_int(get, "cpuTargetPercent", 10, 90),
-        requests_per_target=_int(get, "requestsPerTarget", 1, 100000),
-        spot_percent=_int(get, "spotPercent", 0, 100),
-        on_demand_base=_int(get, "onDemandBase", 0, 100),
-        web_concurrency=_int(get, "webConcurrency", 1, 64),
-        log_level=_choice(get, "logLevel", ("debug", "info", "warning", "error")),
-        budget=budget,
-        health_check_grace_period_seconds=_int(get, "healthCheckGracePeriodSeconds", 0, 600),
-        log_retention_days=log_retention_days,
-        access_log_retention_days=_int(get, "accessLogRetentionDays", 1, 3650),
-        deletion_protection=_bool(get, "deletionProtection"),
-        openai_api_key_secret_arn=openai_key_arn,
-        openai_org_id=_str(get, "openaiOrgId"),
-        openai_project_id=_str(get, "openaiProjectId"),
-        cache_engine="redis" if engine == "redis" else "valkey",
-        cache_engine_version=engine_version,
-        cache_node_type=_str(get, "cacheNodeType") or "cache.t4g.micro",
-        cache_nodes=_int(get, "cacheNodes", 1, 6),
-        cache_snapshot_retention_days=_int(get, "cacheSnapshotRetentionDays", 0, 35),
-        domain_name=domain_name,
-        hosted_zone_id=hosted_zone_id,
-        certificate_arn=certificate_arn,
-        alarm_email=alarm_email,
-        monthly_budget_usd=_int(get, "monthlyBudgetUsd", 1, 1_000_000),
-        github_repository=github_repository,
-        github_oidc_provider_arn=github_oidc,
-    )
+_CHECKS: Final = (
+    _region_is_set,
+    _memory_fits_cpu,
+    _task_bounds,
+    _timeouts_agree,
+    _one_openai_key,
+    _https_or_explicit_opt_out,
+    _service_accepts_its_environment,
+)
+
+
+def select_zones(config: StackConfig, available: Sequence[str]) -> list[str]:
+    """The first `azCount` of the region's zones that need no opt-in, or a ConfigError naming azCount."""
+    if len(available) < config.az_count:
+        raise ConfigError(
+            "azCount",
+            f"{config.region} offers this account {len(available)} standard availability zones "
+            f"({', '.join(available) or 'none'}), fewer than azCount ({config.az_count})",
+            f"set azCount to {len(available)} or less, or choose another region",
+        )
+    return list(available[: config.az_count])
 
 
 def load() -> StackConfig:

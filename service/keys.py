@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import secrets
 
-from service.settings import hash_client_key
+from service.settings import CLIENT_KEY_PREFIX, hash_client_key
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     digest.add_argument("key")
     args = parser.parse_args()
     if args.command == "new":
-        key = "svc-" + secrets.token_urlsafe(32)
+        key = CLIENT_KEY_PREFIX + secrets.token_urlsafe(32)
         print(f"key (give it to {args.client_id}, store it nowhere else): {key}")
         print(f'CLIENT_API_KEYS entry: "{hash_client_key(key)}": "{args.client_id}"')
     else:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from service.contract import CONTAINER_PORT, DEFAULT_BUDGET, Env
 
 LOCAL_DEV_KEY = "local-dev-key"  # accepted only when ENVIRONMENT=local and no client keys are configured
+CLIENT_KEY_PREFIX = "svc-"  # every generated client key starts so, so a leaked one is easy to search for
 
 
 def hash_client_key(key: str) -> str:
@@ -211,6 +214,38 @@ class Settings(BaseSettings):
 @functools.lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a `Settings` field."""
+    alias = Settings.model_fields[field].validation_alias
+    return str(alias) if alias else field.upper()
+
+
+def settings_from_environment(environ: Mapping[str, str]) -> Settings:
+    """Parse `environ` exactly as the service parses its process environment at boot, and nothing else.
+
+    The infrastructure calls this at preview time with the environment a task definition will set, so a
+    typo or a bad value fails `pulumi preview` with the variable's name instead of a task at start.
+    """
+
+    class _Given(EnvSettingsSource):
+        def _load_env_vars(self) -> Mapping[str, str | None]:
+            return parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+    class _FromMapping(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (_Given(settings_cls),)
+
+    return _FromMapping()
 
 
 def markdown_reference() -> str:

@@ -30,6 +30,9 @@ class CacheArgs:
     nodes: int = 1
     """1: a single node. 2 or more: a primary and replicas, automatic failover, Multi-AZ."""
     snapshot_retention_days: int = 0
+    final_snapshot_name: str | None = None
+    """Set (prod): Pulumi `protect` on the group, a snapshot of this name before any deletion, and
+    changes applied in the maintenance window instead of at once."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -71,8 +74,10 @@ class Cache(pulumi.ComponentResource):
             snapshot_window="03:00-04:00" if args.snapshot_retention_days else None,
             maintenance_window="sun:05:00-sun:06:00",
             auto_minor_version_upgrade=True,
-            apply_immediately=True,
-            opts=child,
+            # A node-type or version change restarts nodes; a protected cache waits for its window.
+            apply_immediately=args.final_snapshot_name is None,
+            final_snapshot_identifier=args.final_snapshot_name,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.final_snapshot_name is not None),
         )
 
         self.url = group.primary_endpoint_address.apply(lambda host: f"rediss://{host}:{CACHE_PORT}/0")

@@ -19,11 +19,13 @@ class CostBudgetArgs:
     stack: str
     monthly_limit_usd: int
     topic_arn: pulumi.Input[str]
+    topic_policy: pulumi.Resource
+    """The topic's policy: AWS Budgets may publish only once it exists, so the budget waits for it."""
     alarm_email: str | None = None
 
 
 class CostBudget(pulumi.ComponentResource):
-    """A monthly COST budget filtered to resources tagged environment=<stack>."""
+    """A monthly COST budget: resources tagged environment=<stack>, plus costs carrying no such tag."""
 
     budget_name: pulumi.Output[str]
 
@@ -47,13 +49,18 @@ class CostBudget(pulumi.ComponentResource):
             time_unit="MONTHLY",
             limit_amount=str(args.monthly_limit_usd),
             limit_unit="USD",
-            # Counts only this stack's resources once the `environment` cost allocation tag is activated
-            # (Billing console, once per account); until then the budget sees nothing.
+            # `environment$<stack>` is this stack's tagged resources; `environment$` (no value) is every cost
+            # with no environment tag (data transfer, services that take no tags), which any stack in the
+            # account may cause, so each stack's budget counts it. Until the `environment` cost allocation
+            # tag is activated (Billing console, once per account) all costs are untagged: the budget then
+            # errs high, counting the whole account, never low.
             cost_filters=[
-                aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:environment${args.stack}"])
+                aws.budgets.BudgetCostFilterArgs(
+                    name="TagKeyValue", values=[f"user:environment${args.stack}", "user:environment$"]
+                )
             ],
             notifications=[notify("ACTUAL", t) for t in ACTUAL_THRESHOLDS] + [notify("FORECASTED", FORECAST_THRESHOLD)],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.topic_policy]),
         )
         self.budget_name = budget.name
         self.register_outputs({"budget_name": self.budget_name})

@@ -47,19 +47,22 @@ class Firewall(pulumi.ComponentResource):
             f"{name}-cache", vpc_id=args.vpc_id, description="Cache: only the API tasks", opts=child
         )
 
-        for port in (80, 443):
-            for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-alb-in-{port}-{family}",
-                    security_group_id=alb.id,
-                    description=f"Public {'HTTPS' if port == 443 else 'HTTP (redirects to HTTPS)'}",
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=cidr if family == "ipv4" else None,
-                    cidr_ipv6=cidr if family == "ipv6" else None,
-                    opts=child,
-                )
+        # IPv4 only: the load balancer is IPv4-only (ipAddressType ipv4), so an IPv6 rule would open nothing
+        # today and everything the day someone turns on dual-stack without reading this file.
+        for port, description in (
+            (80, "Public HTTP (redirects to HTTPS once a certificate is set)"),
+            (443, "Public HTTPS"),
+        ):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-in-{port}-ipv4",
+                security_group_id=alb.id,
+                description=description,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4="0.0.0.0/0",
+                opts=child,
+            )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-out-service",
             security_group_id=alb.id,

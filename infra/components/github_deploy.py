@@ -41,18 +41,7 @@ class GithubDeploy(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
-        provider_arn: pulumi.Output[str]
-        if args.oidc_provider_arn is not None:
-            provider_arn = pulumi.Output.from_input(args.oidc_provider_arn)
-        else:
-            provider_arn = aws.iam.OpenIdConnectProvider(
-                f"{name}-oidc",
-                url=f"https://{GITHUB_OIDC_HOST}",
-                client_id_lists=["sts.amazonaws.com"],
-                # Protect the provider: other stacks in the account may trust it too.
-                opts=pulumi.ResourceOptions(parent=self, protect=True),
-            ).arn
-
+        provider_arn = self._oidc_provider(name, args.oidc_provider_arn)
         subject = f"repo:{args.repository}:environment:{args.environment}"
         role = aws.iam.Role(
             f"{name}-role",
@@ -76,8 +65,16 @@ class GithubDeploy(pulumi.ComponentResource):
                     "Statement": [
                         _allow("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
                         # `pulumi up` evaluates the whole program, so its data sources must be readable
-                        # (the network's availability-zone lookup; caller identity needs no permission).
-                        _allow("ReadProgramDataSources", ["ec2:DescribeAvailabilityZones"], "*"),
+                        # (zones, the OIDC provider lookup; caller identity needs no permission).
+                        _allow(
+                            "ReadProgramDataSources",
+                            [
+                                "ec2:DescribeAvailabilityZones",
+                                "iam:ListOpenIDConnectProviders",
+                                "iam:GetOpenIDConnectProvider",
+                            ],
+                            "*",
+                        ),
                         _allow(
                             "PushToOurRepository",
                             [
@@ -91,18 +88,18 @@ class GithubDeploy(pulumi.ComponentResource):
                             ],
                             args.repository_arn,
                         ),
-                        # Task definitions are registered by family; these actions take no narrower resource.
+                        # These take no narrower resource than "*" in IAM.
                         _allow(
                             "RegisterTaskDefinitions",
-                            [
-                                "ecs:RegisterTaskDefinition",
-                                "ecs:DescribeTaskDefinition",
-                                "ecs:TagResource",
-                                "ecs:ListTagsForResource",
-                            ],
+                            ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"],
                             "*",
                         ),
-                        _allow("RetireOurTaskDefinitions", ["ecs:DeregisterTaskDefinition"], task_definitions),
+                        # The default tags are applied to each new revision of our family, and only to it.
+                        _allow(
+                            "TagAndRetireOurTaskDefinitions",
+                            ["ecs:TagResource", "ecs:ListTagsForResource", "ecs:DeregisterTaskDefinition"],
+                            task_definitions,
+                        ),
                         _allow("RollOutOurService", ["ecs:UpdateService", "ecs:DescribeServices"], service),
                         {
                             **_allow("PassOurTaskRoles", ["iam:PassRole"], args.pass_role_arns),
@@ -116,6 +113,32 @@ class GithubDeploy(pulumi.ComponentResource):
 
         self.role_arn = role.arn
         self.register_outputs({"role_arn": self.role_arn})
+
+    def _oidc_provider(self, name: str, configured_arn: str | None) -> pulumi.Output[str]:
+        """The account's GitHub OIDC provider: the configured one, the one the account has, or a new one.
+
+        An account holds one provider per URL, so a second stack (or a second fork) in the same account
+        must reuse it rather than fail creating its own. A stack that creates it keeps it out of harm's
+        way with `retain_on_delete`: on its next `up` the lookup finds it and the resource leaves the
+        stack's state without being deleted, so no stack's `destroy` removes what others trust.
+        """
+        if configured_arn is not None:
+            return pulumi.Output.from_input(configured_arn)
+        try:
+            found = aws.iam.get_open_id_connect_provider(
+                url=f"https://{GITHUB_OIDC_HOST}", opts=pulumi.InvokeOptions(parent=self)
+            )
+        except Exception as exc:  # the data source fails when the account has no such provider
+            pulumi.log.info(f"No GitHub OIDC provider found in the account ({exc}); creating it.", resource=self)
+        else:
+            if found.arn:
+                return pulumi.Output.from_input(found.arn)
+        return aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=f"https://{GITHUB_OIDC_HOST}",
+            client_id_lists=["sts.amazonaws.com"],
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        ).arn
 
 
 def _allow(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:

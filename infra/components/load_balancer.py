@@ -55,13 +55,38 @@ class LoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:LoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self)
 
-        logs, logs_policy = self._access_log_bucket(name, args)
-        alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
+        alb = self._alb(args, *self._access_log_bucket(name, args))
+        target_group = self._target_group(args)
+        certificate_arn = self._certificate(name, args)
+        self.listeners = self._listeners(alb, target_group, certificate_arn)
+        host = self._dns(args, alb)
+
+        self.url = pulumi.Output.concat("https" if certificate_arn is not None else "http", "://", host)
+        self.alb_arn = alb.arn
+        self.alb_arn_suffix = alb.arn_suffix
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.register_outputs(
+            {
+                "url": self.url,
+                "alb_arn": self.alb_arn,
+                "alb_arn_suffix": self.alb_arn_suffix,
+                "target_group_arn": self.target_group_arn,
+                "target_group_arn_suffix": self.target_group_arn_suffix,
+            }
+        )
+
+    def _alb(
+        self, args: LoadBalancerArgs, logs: aws.s3.Bucket, logs_policy: aws.s3.BucketPolicy
+    ) -> aws.lb.LoadBalancer:
+        return aws.lb.LoadBalancer(
+            f"{self._name}-alb",
             load_balancer_type="application",
             internal=False,
+            ip_address_type="ipv4",  # the security group admits IPv4 only (see Firewall)
             subnets=args.public_subnet_ids,
             security_groups=[args.security_group_id],
             # A quiet stream sends a heartbeat well inside this; see StreamingBudget.
@@ -73,8 +98,10 @@ class LoadBalancer(pulumi.ComponentResource):
             # The ALB checks it can write when logging is switched on, so the policy must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
         )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
+
+    def _target_group(self, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
+        return aws.lb.TargetGroup(
+            f"{self._name}-tg",
             port=CONTAINER_PORT,
             protocol="HTTP",
             target_type="ip",
@@ -90,81 +117,64 @@ class LoadBalancer(pulumi.ComponentResource):
                 healthy_threshold=2,
                 unhealthy_threshold=3,
             ),
-            opts=child,
+            opts=self._child,
         )
-        forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
 
-        certificate_arn = self._certificate(name, args)
-        self.listeners = []
-        if certificate_arn is not None:
-            https = aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
-                certificate_arn=certificate_arn,
-                default_actions=forward,
-                routing_http_response_strict_transport_security_header_value="max-age=31536000; includeSubDomains",
-                opts=child,
-            )
-            http = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    aws.lb.ListenerDefaultActionArgs(
-                        type="redirect",
-                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                            protocol="HTTPS", port="443", status_code="HTTP_301"
-                        ),
-                    )
-                ],
-                opts=child,
-            )
-            self.listeners += [https, http]
-        else:
+    def _listeners(
+        self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup, certificate_arn: pulumi.Input[str] | None
+    ) -> list[aws.lb.Listener]:
+        forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
+        if certificate_arn is None:
+            # Only with allowPlainHttp: infra/config.py refuses a stack with neither a certificate nor it.
             pulumi.log.warn(
-                "No certificate configured: the API is served over plain HTTP and client keys travel in "
-                "clear text. Set domainName and hostedZoneId (or certificateArn) before real traffic.",
+                "No certificate configured (allowPlainHttp): the API is served over plain HTTP and client keys "
+                "travel in clear text. Set domainName and hostedZoneId (or certificateArn) before real traffic.",
                 resource=self,
             )
             http = aws.lb.Listener(
-                f"{name}-http", load_balancer_arn=alb.arn, port=80, protocol="HTTP", default_actions=forward, opts=child
+                f"{self._name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=forward,
+                opts=self._child,
             )
-            self.listeners.append(http)
-
-        if args.domain_name is not None and args.hosted_zone_id is not None:
-            aws.route53.Record(
-                f"{name}-dns",
-                zone_id=args.hosted_zone_id,
-                name=args.domain_name,
-                type="A",
-                aliases=[
-                    aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)
-                ],
-                opts=child,
-            )
-            host: pulumi.Input[str] = args.domain_name
-        else:
-            host = alb.dns_name
-        scheme = "https" if certificate_arn is not None else "http"
-
-        self.url = pulumi.Output.concat(scheme, "://", host)
-        self.alb_arn = alb.arn
-        self.alb_arn_suffix = alb.arn_suffix
-        self.target_group_arn = target_group.arn
-        self.target_group_arn_suffix = target_group.arn_suffix
-        self.register_outputs(
-            {
-                "url": self.url,
-                "alb_arn": self.alb_arn,
-                "alb_arn_suffix": self.alb_arn_suffix,
-                "target_group_arn": self.target_group_arn,
-                "target_group_arn_suffix": self.target_group_arn_suffix,
-            }
+            return [http]
+        https = aws.lb.Listener(
+            f"{self._name}-https",
+            load_balancer_arn=alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_actions=forward,
+            routing_http_response_strict_transport_security_header_value="max-age=31536000; includeSubDomains",
+            opts=self._child,
         )
+        redirect = aws.lb.ListenerDefaultActionRedirectArgs(protocol="HTTPS", port="443", status_code="HTTP_301")
+        http = aws.lb.Listener(
+            f"{self._name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="redirect", redirect=redirect)],
+            opts=self._child,
+        )
+        return [https, http]
+
+    def _dns(self, args: LoadBalancerArgs, alb: aws.lb.LoadBalancer) -> pulumi.Input[str]:
+        """The API's host name: `domainName` pointed at the ALB, or the ALB's own name."""
+        if args.domain_name is None or args.hosted_zone_id is None:
+            return alb.dns_name
+        aws.route53.Record(
+            f"{self._name}-dns",
+            zone_id=args.hosted_zone_id,
+            name=args.domain_name,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)],
+            opts=self._child,
+        )
+        return args.domain_name
 
     def _certificate(self, name: str, args: LoadBalancerArgs) -> pulumi.Input[str] | None:
         if args.certificate_arn is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
@@ -31,10 +32,79 @@ class MonitoringArgs:
     alarm_email: str | None = None
 
 
+@dataclass(frozen=True)
+class Threshold:
+    """One alarm on one metric: above `threshold` for `periods` periods of `period` seconds."""
+
+    slug: str
+    """Alarm name suffix (`<prefix>-<slug>`); `{n}` is the cache node number in per-node alarms."""
+    description: str
+    threshold: float
+    periods: int
+    namespace: str
+    metric: str
+    statistic: str
+    """`Sum`, `Average`, `Maximum`, or a percentile such as `p99`."""
+    scope: str
+    """Which dimensions: `target_group`, `service`, `app` (the service's own metrics) or `cache_node`."""
+    period: int = 60
+
+
+# The service's alarms. Thresholds are where an operator should look, not where users already suffer.
+ALARMS: Final = (
+    Threshold(
+        "unhealthy-hosts", "A task has failed load balancer health checks for 3 minutes", 0, 3,
+        "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", "target_group",
+    ),
+    Threshold(
+        # TargetResponseTime is time to first byte, so a stream counts only until its first chunk.
+        "target-p99-latency", "p99 time to first byte from the tasks above 20 s for 5 minutes", 20, 5,
+        "AWS/ApplicationELB", "TargetResponseTime", "p99", "target_group",
+    ),
+    Threshold(
+        "ecs-cpu-high", "Service CPU above 85% for 5 minutes", 85, 5,
+        "AWS/ECS", "CPUUtilization", "Average", "service",
+    ),
+    Threshold(
+        "ecs-memory-high", "Service memory above 85% for 5 minutes", 85, 5,
+        "AWS/ECS", "MemoryUtilization", "Average", "service",
+    ),
+    Threshold(
+        "upstream-rate-limited",
+        "OpenAI answered 429 more than 10 times in 5 minutes: raise the OpenAI tier or lower client limits", 10, 1,
+        Metrics.NAMESPACE, Metrics.UPSTREAM_RATE_LIMITED, "Sum", "app", period=300,
+    ),
+    Threshold(
+        "spend-soft-limit", "The service reached a spend soft limit (BUDGET_*_SOFT_USD)", 0, 1,
+        Metrics.NAMESPACE, Metrics.SPEND_SOFT_LIMIT_REACHED, "Sum", "app", period=300,
+    ),
+)  # fmt: skip
+
+CACHE_NODE_ALARMS: Final = (
+    Threshold(
+        "cache-{n}-cpu", "Cache engine CPU above 80% for 5 minutes", 80, 5,
+        "AWS/ElastiCache", "EngineCPUUtilization", "Average", "cache_node",
+    ),
+    Threshold(
+        "cache-{n}-memory", "Cache memory above 80% for 5 minutes", 80, 5,
+        "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Maximum", "cache_node",
+    ),
+    Threshold(
+        # Evictions drop rate-limit and spend counters, not just cached responses.
+        "cache-{n}-evictions", "The cache evicted keys: it is too small for the working set", 0, 1,
+        "AWS/ElastiCache", "Evictions", "Sum", "cache_node", period=300,
+    ),
+)  # fmt: skip
+
+# ECS watches these during a deployment; any of them firing rolls the deployment back.
+DEPLOYMENT_ALARMS: Final = ("alb-5xx-rate", "unhealthy-hosts")
+
+
 class Monitoring(pulumi.ComponentResource):
     """SNS topic (encrypted), CloudWatch alarms into it, and the stack's dashboard."""
 
     topic_arn: pulumi.Output[str]
+    topic_policy: aws.sns.TopicPolicy
     deployment_alarm_names: list[str]
     deployment_alarms: list[aws.cloudwatch.MetricAlarm]
     """Alarms ECS watches during a deployment; any of them firing rolls the deployment back."""
@@ -43,32 +113,54 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self._name = name
         self._args = args
+        self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
 
-        topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=args.kms_key_arn, opts=child)
+        self._topic = self._alarm_topic()
+        self._five_xx_rate_alarm()
+        scopes: dict[str, dict[str, pulumi.Input[str]]] = {
+            "target_group": {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix},
+            "service": {"ClusterName": args.cluster_name, "ServiceName": args.service_name},
+            "app": {METRIC_DIMENSION: args.stack},
+        }
+        for alarm in ALARMS:
+            self._alarm(alarm, scopes[alarm.scope])
+        for n in range(1, args.cache_nodes + 1):
+            # Member clusters of a replication group are named <group id>-001, -002, ...
+            node = {"CacheClusterId": pulumi.Output.concat(args.cache_replication_group_id, f"-{n:03d}")}
+            for alarm in CACHE_NODE_ALARMS:
+                self._alarm(dataclasses.replace(alarm, slug=alarm.slug.format(n=n)), node)
+        self.dashboard_url = self._dashboard()
+
+        self.topic_arn = self._topic.arn
+        self.alarm_names = list(self._alarms)
+        self.deployment_alarm_names = [self._alarm_name(slug) for slug in DEPLOYMENT_ALARMS]
+        self.deployment_alarms = [self._alarms[alarm] for alarm in self.deployment_alarm_names]
+        self.register_outputs(
+            {"topic_arn": self.topic_arn, "alarm_names": self.alarm_names, "dashboard_url": self.dashboard_url}
+        )
+
+    def _alarm_topic(self) -> aws.sns.Topic:
+        args = self._args
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(f"{self._name}-alarms", kms_master_key_id=args.kms_key_arn, opts=child)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        aws.sns.TopicPolicy(
-            f"{name}-alarms-policy",
+        self.topic_policy = aws.sns.TopicPolicy(
+            f"{self._name}-alarms-policy",
             arn=topic.arn,
             policy=pulumi.Output.all(topic.arn, account).apply(lambda ta: _topic_policy(ta[0], ta[1])),
             opts=child,
         )
         if args.alarm_email is not None:
             aws.sns.TopicSubscription(
-                f"{name}-alarms-email", topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=child
+                f"{self._name}-alarms-email", topic=topic.arn, protocol="email", endpoint=args.alarm_email, opts=child
             )
-        self._topic = topic
-        self.alarm_names = []
-        self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        return topic
 
-        lb = {"LoadBalancer": args.alb_arn_suffix}
-        tg = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
-        svc = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
-        app = {METRIC_DIMENSION: args.stack}
-
-        five_xx = self._alarm(
+    def _five_xx_rate_alarm(self) -> None:
+        lb = {"LoadBalancer": self._args.alb_arn_suffix}
+        self._create(
             "alb-5xx-rate",
             "More than 5% of requests answered 5xx (load balancer or tasks) for 3 minutes",
             threshold=5,
@@ -85,100 +177,27 @@ class Monitoring(pulumi.ComponentResource):
                 ),
             ],
         )
-        unhealthy = self._alarm(
-            "unhealthy-hosts",
-            "A task has failed load balancer health checks for 3 minutes",
-            threshold=0,
-            evaluation_periods=3,
-            namespace="AWS/ApplicationELB",
-            metric_name="UnHealthyHostCount",
-            dimensions=tg,
-            statistic="Maximum",
-        )
-        self._alarm(
-            "target-p99-latency",
-            # TargetResponseTime is time to first byte, so a stream counts only until its first chunk.
-            "p99 time to first byte from the tasks above 20 s for 5 minutes",
-            threshold=20,
-            evaluation_periods=5,
-            namespace="AWS/ApplicationELB",
-            metric_name="TargetResponseTime",
-            dimensions=tg,
-            extended_statistic="p99",
-        )
-        self._alarm(
-            "ecs-cpu-high", "Service CPU above 85% for 5 minutes", threshold=85, evaluation_periods=5,
-            namespace="AWS/ECS", metric_name="CPUUtilization", dimensions=svc, statistic="Average",
-        )  # fmt: skip
-        self._alarm(
-            "ecs-memory-high", "Service memory above 85% for 5 minutes", threshold=85, evaluation_periods=5,
-            namespace="AWS/ECS", metric_name="MemoryUtilization", dimensions=svc, statistic="Average",
-        )  # fmt: skip
-        for i in range(args.cache_nodes):
-            # Member clusters of a replication group are named <group id>-001, -002, ...
-            node = {"CacheClusterId": pulumi.Output.concat(args.cache_replication_group_id, f"-{i + 1:03d}")}
-            self._alarm(
-                f"cache-{i + 1}-cpu", "Cache engine CPU above 80% for 5 minutes", threshold=80, evaluation_periods=5,
-                namespace="AWS/ElastiCache", metric_name="EngineCPUUtilization", dimensions=node, statistic="Average",
-            )  # fmt: skip
-            self._alarm(
-                f"cache-{i + 1}-memory", "Cache memory above 80% for 5 minutes", threshold=80, evaluation_periods=5,
-                namespace="AWS/ElastiCache", metric_name="DatabaseMemoryUsagePercentage", dimensions=node,
-                statistic="Maximum",
-            )  # fmt: skip
-            self._alarm(
-                f"cache-{i + 1}-evictions",
-                # Evictions drop rate-limit and spend counters, not just cached responses.
-                "The cache evicted keys: it is too small for the working set", threshold=0, evaluation_periods=1,
-                period=300, namespace="AWS/ElastiCache", metric_name="Evictions", dimensions=node, statistic="Sum",
-            )  # fmt: skip
-        self._alarm(
-            "upstream-rate-limited",
-            "OpenAI answered 429 more than 10 times in 5 minutes: raise the OpenAI tier or lower client limits",
-            threshold=10, evaluation_periods=1, period=300, namespace=Metrics.NAMESPACE,
-            metric_name=Metrics.UPSTREAM_RATE_LIMITED, dimensions=app, statistic="Sum",
-        )  # fmt: skip
-        self._alarm(
-            "spend-soft-limit",
-            "The service reached its spend soft limit",
-            threshold=0, evaluation_periods=1, period=300, namespace=Metrics.NAMESPACE,
-            metric_name=Metrics.SPEND_SOFT_LIMIT_REACHED, dimensions=app, statistic="Sum",
-        )  # fmt: skip
 
-        dashboard_name = f"{args.name_prefix}"
-        aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=dashboard_name,
-            dashboard_body=pulumi.Output.all(args.alb_arn_suffix, args.target_group_arn_suffix).apply(
-                lambda s: _dashboard(args, s[0], s[1])
-            ),
-            opts=child,
+    def _alarm(self, alarm: Threshold, dimensions: dict[str, pulumi.Input[str]]) -> None:
+        percentile = alarm.statistic.startswith("p")
+        self._create(
+            alarm.slug,
+            alarm.description,
+            threshold=alarm.threshold,
+            evaluation_periods=alarm.periods,
+            namespace=alarm.namespace,
+            metric_name=alarm.metric,
+            dimensions=dimensions,
+            period=alarm.period,
+            statistic=None if percentile else alarm.statistic,
+            extended_statistic=alarm.statistic if percentile else None,
         )
 
-        self.topic_arn = topic.arn
-        self.deployment_alarm_names = [five_xx, unhealthy]
-        self.deployment_alarms = [self._alarms[five_xx], self._alarms[unhealthy]]
-        self.dashboard_url = (
-            f"https://{args.region}.console.aws.amazon.com/cloudwatch/home?region={args.region}"
-            f"#dashboards/dashboard/{dashboard_name}"
-        )
-        self.register_outputs(
-            {"topic_arn": self.topic_arn, "alarm_names": self.alarm_names, "dashboard_url": self.dashboard_url}
-        )
+    def _alarm_name(self, slug: str) -> str:
+        return f"{self._args.name_prefix}-{slug}"
 
-    def _alarm(
-        self,
-        slug: str,
-        description: str,
-        *,
-        threshold: float,
-        evaluation_periods: int,
-        period: int = 60,
-        **metric: Any,
-    ) -> str:
-        alarm_name = f"{self._args.name_prefix}-{slug}"
-        if "metric_queries" not in metric:
-            metric["period"] = period
+    def _create(self, slug: str, description: str, *, threshold: float, evaluation_periods: int, **metric: Any) -> None:
+        alarm_name = self._alarm_name(slug)
         self._alarms[alarm_name] = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{slug}",
             name=alarm_name,
@@ -193,8 +212,21 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
             **metric,
         )
-        self.alarm_names.append(alarm_name)
-        return alarm_name
+
+    def _dashboard(self) -> str:
+        args = self._args
+        aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            dashboard_name=args.name_prefix,
+            dashboard_body=pulumi.Output.all(args.alb_arn_suffix, args.target_group_arn_suffix).apply(
+                lambda s: _dashboard(args, s[0], s[1])
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return (
+            f"https://{args.region}.console.aws.amazon.com/cloudwatch/home?region={args.region}"
+            f"#dashboards/dashboard/{args.name_prefix}"
+        )
 
 
 def _query(

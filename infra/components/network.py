@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -16,14 +15,26 @@ class NetworkArgs:
 
     cidr: str
     """A private /16; each subnet takes a /20 slice of it."""
-    az_count: int
-    """Zones to spread subnets over (2 or 3)."""
+    zones: list[str]
+    """Zones to spread subnets over (2 or 3), from `standard_zones`."""
     nat_gateway_count: int
-    """1 (shared NAT, cheaper) or `az_count` (one per zone, survives a zone outage)."""
+    """1 (shared NAT, cheaper) or one per zone (survives a zone outage)."""
     region: str
     """The stack's region, for VPC endpoint service names."""
     vpc_endpoints: bool = False
     """Private endpoints so image pulls, logs and secrets stay off the NAT (costs per endpoint-hour)."""
+
+
+def standard_zones(opts: pulumi.InvokeOptions) -> list[str]:
+    """The region's zones that need no opt-in, in order. Local and Wavelength Zones, which sort first
+    once an account opts in, have no NAT gateways or ElastiCache nodes of the kinds used here."""
+    return list(
+        aws.get_availability_zones(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=opts,
+        ).names
+    )
 
 
 class Network(pulumi.ComponentResource):
@@ -35,93 +46,22 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:Network", name, None, opts)
-        if args.nat_gateway_count not in (1, args.az_count):
-            raise ValueError(f"nat_gateway_count must be 1 or az_count ({args.az_count})")
-        child = pulumi.ResourceOptions(parent=self)
+        if args.nat_gateway_count not in (1, len(args.zones)):
+            raise ValueError(f"nat_gateway_count must be 1 or the number of zones ({len(args.zones)})")
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self)
 
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self)).names
+        vpc = self._vpc(args)
+        public_rt = self._public_route_table(vpc)
         slices = list(ipaddress.ip_network(args.cidr).subnets(new_prefix=20))
-
-        vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=args.cidr,
-            enable_dns_hostnames=True,  # interface endpoints and ElastiCache names need private DNS
-            enable_dns_support=True,
-            tags={"Name": f"{name}-vpc"},
-            opts=child,
-        )
-        # The default security group admits all traffic between its members; strip its rules so
-        # nothing that falls back to it is reachable (checkov CKV2_AWS_12).
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
-
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
-        public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, opts=child)
-        aws.ec2.Route(
-            f"{name}-public-default",
-            route_table_id=public_rt.id,
-            destination_cidr_block="0.0.0.0/0",
-            gateway_id=igw.id,
-            opts=child,
-        )
-
-        public: list[aws.ec2.Subnet] = []
-        private: list[aws.ec2.Subnet] = []
-        for i in range(args.az_count):
-            zone = zones.apply(_nth(i))
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{i}",
-                vpc_id=vpc.id,
-                cidr_block=str(slices[i]),
-                availability_zone=zone,
-                # Only the ALB lives here and it gets its own addresses; nothing else should be public.
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{i}", "tier": "public"},
-                opts=child,
-            )
+        public = [self._subnet("public", i, zone, str(slices[i]), vpc) for i, zone in enumerate(args.zones)]
+        private = [self._subnet("private", i, zone, str(slices[8 + i]), vpc) for i, zone in enumerate(args.zones)]
+        for i, subnet in enumerate(public):
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{i}-rta", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
+                f"{name}-public-{i}-rta", subnet_id=subnet.id, route_table_id=public_rt.id, opts=self._child
             )
-            public.append(subnet)
-            private.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=str(slices[8 + i]),
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-private-{i}", "tier": "private"},
-                    opts=child,
-                )
-            )
-
-        nats = []
-        for i in range(args.nat_gateway_count):
-            eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", opts=child)
-            nats.append(
-                aws.ec2.NatGateway(
-                    f"{name}-nat-{i}",
-                    allocation_id=eip.allocation_id,
-                    subnet_id=public[i].id,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                )
-            )
-
-        private_rts = []
-        for i, subnet in enumerate(private):
-            rt = aws.ec2.RouteTable(f"{name}-private-{i}-rt", vpc_id=vpc.id, opts=child)
-            aws.ec2.Route(
-                f"{name}-private-{i}-default",
-                route_table_id=rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                # With one NAT every zone shares it; with one per zone a zone's traffic stays in it.
-                nat_gateway_id=nats[i % len(nats)].id,
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=child
-            )
-            private_rts.append(rt)
-
+        nats = self._nat_gateways(args.nat_gateway_count, public)
+        private_rts = self._private_route_tables(vpc, private, nats)
         if args.vpc_endpoints:
             self._endpoints(name, args, vpc, private, private_rts)
 
@@ -135,6 +75,78 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
             }
         )
+
+    def _vpc(self, args: NetworkArgs) -> aws.ec2.Vpc:
+        vpc = aws.ec2.Vpc(
+            f"{self._name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_hostnames=True,  # interface endpoints and ElastiCache names need private DNS
+            enable_dns_support=True,
+            tags={"Name": f"{self._name}-vpc"},
+            opts=self._child,
+        )
+        # The default security group admits all traffic between its members; strip its rules so
+        # nothing that falls back to it is reachable (checkov CKV2_AWS_12).
+        aws.ec2.DefaultSecurityGroup(f"{self._name}-default-sg", vpc_id=vpc.id, opts=self._child)
+        return vpc
+
+    def _public_route_table(self, vpc: aws.ec2.Vpc) -> aws.ec2.RouteTable:
+        self._igw = aws.ec2.InternetGateway(f"{self._name}-igw", vpc_id=vpc.id, opts=self._child)
+        table = aws.ec2.RouteTable(f"{self._name}-public-rt", vpc_id=vpc.id, opts=self._child)
+        aws.ec2.Route(
+            f"{self._name}-public-default",
+            route_table_id=table.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=self._igw.id,
+            opts=self._child,
+        )
+        return table
+
+    def _subnet(self, tier: str, i: int, zone: str, cidr: str, vpc: aws.ec2.Vpc) -> aws.ec2.Subnet:
+        return aws.ec2.Subnet(
+            f"{self._name}-{tier}-{i}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            # Only the ALB is public and it gets its own addresses; nothing else should be.
+            map_public_ip_on_launch=False,
+            tags={"Name": f"{self._name}-{tier}-{i}", "tier": tier},
+            opts=self._child,
+        )
+
+    def _nat_gateways(self, count: int, public: list[aws.ec2.Subnet]) -> list[aws.ec2.NatGateway]:
+        nats = []
+        for i in range(count):
+            eip = aws.ec2.Eip(f"{self._name}-nat-{i}-eip", domain="vpc", opts=self._child)
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{self._name}-nat-{i}",
+                    allocation_id=eip.allocation_id,
+                    subnet_id=public[i].id,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self._igw]),
+                )
+            )
+        return nats
+
+    def _private_route_tables(
+        self, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet], nats: list[aws.ec2.NatGateway]
+    ) -> list[aws.ec2.RouteTable]:
+        tables = []
+        for i, subnet in enumerate(private):
+            table = aws.ec2.RouteTable(f"{self._name}-private-{i}-rt", vpc_id=vpc.id, opts=self._child)
+            aws.ec2.Route(
+                f"{self._name}-private-{i}-default",
+                route_table_id=table.id,
+                destination_cidr_block="0.0.0.0/0",
+                # With one NAT every zone shares it; with one per zone a zone's traffic stays in it.
+                nat_gateway_id=nats[i % len(nats)].id,
+                opts=self._child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=table.id, opts=self._child
+            )
+            tables.append(table)
+        return tables
 
     def _endpoints(
         self,
@@ -181,10 +193,3 @@ class Network(pulumi.ComponentResource):
                 security_group_ids=[sg.id],
                 opts=child,
             )
-
-
-def _nth(i: int) -> Callable[[Sequence[str]], str]:
-    def pick(names: Sequence[str]) -> str:
-        return names[i]
-
-    return pick

@@ -26,8 +26,8 @@ class RegistryArgs:
     """A digest reference built by CI. None: build `context` with its Dockerfile and push it."""
     context: Path
     """Build context (the repository root, where the Dockerfile is)."""
-    force_delete: bool = False
-    """Let `pulumi destroy` delete a repository that still holds images (staging)."""
+    protect: bool = False
+    """Pulumi `protect` on the repository (prod). Unprotected, `pulumi destroy` deletes it with its images."""
 
 
 class Registry(pulumi.ComponentResource):
@@ -49,8 +49,8 @@ class Registry(pulumi.ComponentResource):
             encryption_configurations=[
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.kms_key_arn)
             ],
-            force_delete=args.force_delete,
-            opts=child,
+            force_delete=not args.protect,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=repo.name, policy=_LIFECYCLE, opts=child)
 
@@ -77,7 +77,11 @@ class Registry(pulumi.ComponentResource):
                         password=pulumi.Output.secret(token.password),
                     )
                 ],
-                opts=child,
+                # Once CI sets `image`, this resource leaves the program. Deleting it would delete the
+                # pushed image (the one the running tasks and ECS rollbacks use) with a registry token
+                # saved at build time, which expires after 12 hours and then fails every later `up`.
+                # The lifecycle policy expires it instead, like any other image.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
             image_ref = built.ref
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
+from service.settings import CLIENT_KEY_PREFIX, hash_client_key
+
+# The client id the first key is stored under in the client-keys secret.
+FIRST_CLIENT_ID = "first-client"
 
 
 @dataclass
@@ -18,10 +24,14 @@ class SecretsArgs:
     """The OpenAI key itself (a secret config value); stored in a new Secrets Manager secret."""
     openai_api_key_secret_arn: str | None
     """Or: an existing secret that already holds the key (encrypted with a key the account controls)."""
+    protect: bool = False
+    """Pulumi `protect` on the KMS key and the secrets, so no `up` or `destroy` deletes them (prod)."""
 
 
 class Secrets(pulumi.ComponentResource):
-    """KMS key (rotated yearly) and Secrets Manager secrets encrypted with it. Exposes ARNs only."""
+    """KMS key (rotated yearly) and Secrets Manager secrets encrypted with it: the OpenAI key, the client
+    keys (starting with one generated key), the cache AUTH token. Exposes ARNs, and the first client key
+    as a Pulumi secret."""
 
     key_arn: pulumi.Output[str]
     openai_api_key_secret_arn: pulumi.Output[str]
@@ -29,87 +39,94 @@ class Secrets(pulumi.ComponentResource):
     redis_auth_token_secret_arn: pulumi.Output[str]
     redis_auth_token: pulumi.Output[str]
     """The cache AUTH token, marked secret; only the cache resource consumes it."""
-    secret_arns: list[pulumi.Output[str]]
+    first_client_api_key: pulumi.Output[str]
+    """The plaintext of the client key the stack starts with, marked secret; the secret holds its hash."""
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:Secrets", name, None, opts)
         if (args.openai_api_key is None) == (args.openai_api_key_secret_arn is None):
             raise ValueError("set exactly one of openai_api_key and openai_api_key_secret_arn")
-        child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        region = aws.get_region_output(opts=invoke).region
+        self._name = name
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
-        key = aws.kms.Key(
-            f"{name}-key",
-            description="Encrypts this stack's secrets, cache, logs, image repository and alarm topic",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.all(account, region).apply(lambda ar: _key_policy(ar[0], ar[1])),
-            opts=child,
-        )
-        aws.kms.Alias(f"{name}-key-alias", name_prefix="alias/openai-aws-template-", target_key_id=key.id, opts=child)
-
-        if args.openai_api_key_secret_arn is not None:
-            openai_arn: pulumi.Output[str] = pulumi.Output.from_input(args.openai_api_key_secret_arn)
-        else:
-            openai = aws.secretsmanager.Secret(
-                f"{name}-openai-api-key",
-                description="OpenAI API key; the service reads it itself so a rotation needs no redeploy",
-                kms_key_id=key.arn,
-                opts=child,
-            )
-            aws.secretsmanager.SecretVersion(
-                f"{name}-openai-api-key-value",
-                secret_id=openai.id,
-                secret_string=pulumi.Output.secret(args.openai_api_key),
-                opts=child,
-            )
-            openai_arn = openai.arn
-
-        clients = aws.secretsmanager.Secret(
-            f"{name}-client-api-keys",
-            description='Client keys: {"<sha256 hex of key>": "<client id>"}; edit with put-secret-value',
-            kms_key_id=key.arn,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-client-api-keys-value",
-            secret_id=clients.id,
-            # Starts empty (every request refused); operators add clients outside Pulumi, so a
-            # later `pulumi up` must not put the empty map back.
-            secret_string=pulumi.Output.secret("{}"),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
-        )
-
-        token = random.RandomPassword(
-            f"{name}-redis-auth-token",
-            length=64,
-            # ElastiCache AUTH tokens refuse some punctuation (@, ", /); letters and digits are enough.
-            special=False,
-            opts=child,
-        )
-        redis = aws.secretsmanager.Secret(
-            f"{name}-redis-auth-token", description="ElastiCache AUTH token", kms_key_id=key.arn, opts=child
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-redis-auth-token-value", secret_id=redis.id, secret_string=token.result, opts=child
-        )
-
+        key = self._kms_key()
         self.key_arn = key.arn
-        self.openai_api_key_secret_arn = openai_arn
-        self.client_api_keys_secret_arn = clients.arn
-        self.redis_auth_token_secret_arn = redis.arn
-        self.redis_auth_token = pulumi.Output.secret(token.result)
-        self.secret_arns = [openai_arn, clients.arn, redis.arn]
+        self.openai_api_key_secret_arn = self._openai_key(args)
+        self.client_api_keys_secret_arn, self.first_client_api_key = self._client_keys()
+        self.redis_auth_token_secret_arn, self.redis_auth_token = self._redis_auth_token()
         self.register_outputs(
             {
                 "key_arn": self.key_arn,
                 "openai_api_key_secret_arn": self.openai_api_key_secret_arn,
                 "client_api_keys_secret_arn": self.client_api_keys_secret_arn,
                 "redis_auth_token_secret_arn": self.redis_auth_token_secret_arn,
+                "first_client_api_key": self.first_client_api_key,
             }
         )
+
+    def _kms_key(self) -> aws.kms.Key:
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        region = aws.get_region_output(opts=invoke).region
+        key = aws.kms.Key(
+            f"{self._name}-key",
+            description="Encrypts this stack's secrets, cache, logs, image repository and alarm topic",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.all(account, region).apply(lambda ar: _key_policy(ar[0], ar[1])),
+            opts=self._kept,
+        )
+        aws.kms.Alias(
+            f"{self._name}-key-alias", name_prefix="alias/openai-aws-template-", target_key_id=key.id, opts=self._child
+        )
+        self._key = key
+        return key
+
+    def _secret(self, slug: str, description: str, value: pulumi.Input[str], **options: Any) -> pulumi.Output[str]:
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-{slug}", description=description, kms_key_id=self._key.arn, opts=self._kept
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self._name}-{slug}-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(value),
+            opts=pulumi.ResourceOptions(parent=self, **options),
+        )
+        return secret.arn
+
+    def _openai_key(self, args: SecretsArgs) -> pulumi.Output[str]:
+        if args.openai_api_key is None:
+            return pulumi.Output.from_input(args.openai_api_key_secret_arn)
+        return self._secret(
+            "openai-api-key",
+            "OpenAI API key; the service reads it itself so a rotation needs no redeploy",
+            args.openai_api_key,
+        )
+
+    def _client_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        # Same shape as `python -m service.keys new`: the prefix, then 43 random URL-safe characters.
+        generated = random.RandomPassword(f"{self._name}-first-client-key", length=43, special=False, opts=self._child)
+        plaintext = pulumi.Output.secret(pulumi.Output.concat(CLIENT_KEY_PREFIX, generated.result))
+        arn = self._secret(
+            "client-api-keys",
+            'Client keys: {"<sha256 hex of key>": "<client id>"}; edit with put-secret-value',
+            plaintext.apply(lambda key: json.dumps({hash_client_key(key): FIRST_CLIENT_ID})),
+            # Operators add and revoke clients outside Pulumi; a later `up` must not put the first map back.
+            ignore_changes=["secretString"],
+        )
+        return arn, plaintext
+
+    def _redis_auth_token(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        token = random.RandomPassword(
+            f"{self._name}-redis-auth-token",
+            length=64,
+            # ElastiCache AUTH tokens refuse some punctuation (@, ", /); letters and digits are enough.
+            special=False,
+            opts=self._child,
+        )
+        arn = self._secret("redis-auth-token", "ElastiCache AUTH token", token.result)
+        return arn, pulumi.Output.secret(token.result)
 
 
 def _key_policy(account: str, region: str) -> str:

@@ -3,18 +3,23 @@
 Each rule is a `ResourceRule` (one resource at a time) or a `StackRule` (all resources, for
 properties that span several: a bucket and its public-access block, the ALB and the task's
 timeouts). `to_policy()` wraps a rule in the CrossGuard class `pulumi preview --policy-pack` runs;
-tests call the same wrappers directly. Properties are Pulumi's (camelCase) names. Where a rule
-ports a checkov check, `checkov` names it. Rules are advisory where they cost money or cannot apply
-to every stack (WAF, one-year log retention, rotating a third-party API key, staging's single node).
+tests feed the same pack to pulumi_policy's analyzer servicer. Properties are Pulumi's (camelCase)
+names, as the analyzer hands them over: JSON arrays and objects arrive as read-only `Sequence` and
+`Mapping` proxies (not `list`/`dict`), numbers as floats, secrets unwrapped to their plaintext, and
+during a preview an unknown value raises `UnknownValueError` when read, which the analyzer reports as
+an advisory "can't run policy during preview". Where a rule ports a checkov check, `checkov` names it.
+Rules are advisory where they cost money or cannot apply to every stack (WAF, one-year log retention,
+rotating a third-party API key, staging's single node).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -25,13 +30,14 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
+from infra.regions import US_REGIONS
 from service.contract import ECS_MAX_STOP_TIMEOUT_SECONDS, Env
 
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
 
-US_REGIONS = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"})
 REQUIRED_TAGS = ("project", "environment", "managed-by")
 
 PROVIDER = "pulumi:providers:aws"
@@ -78,18 +84,36 @@ BUCKET_VERSIONING = frozenset(
 )
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 
-WORLD = frozenset({"0.0.0.0/0", "::/0"})
+WORLD_IPV6 = "::/0"
+WORLD = frozenset({"0.0.0.0/0", WORLD_IPV6})
+# `ipAddressType` values under which a load balancer has IPv6 addresses; the default is "ipv4".
+DUALSTACK = frozenset({"dualstack", "dualstack-without-public-ipv4"})
 TLS12_POLICIES = re.compile(r"ELBSecurityPolicy-(TLS13-1-[23]-|TLS-1-2-|FS-1-2-)")
-# Actions that accept no narrower resource than "*" in IAM.
+# Actions that accept no narrower resource than "*" in IAM. ecs:TagResource is not one: it takes the ARN
+# of the resource it tags.
 UNSCOPABLE_ACTIONS = frozenset(
-    {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource"}
+    {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"}
 )
 READ_ONLY_PREFIXES = ("Describe", "Get", "List", "BatchGet")
-SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|private_?key|credential)", re.IGNORECASE)
+# IAM's wildcards: `*` matches any run of characters, `?` any one, in actions and resource ARNs alike.
+IAM_WILDCARD = re.compile(r"[*?]")
+# Words (of a snake_case, SCREAMING_CASE or camelCase name) that name a credential. "token" is singular
+# on purpose: in this service "tokens" count model usage (CLIENT_TOKENS_PER_MINUTE) and hold no secret.
+SECRET_WORDS = frozenset(
+    {"password", "passwords", "passwd", "secret", "secrets", "token", "credential", "credentials", "apikey", "apikeys"}
+)
+SECRET_WORD_PAIRS = frozenset({("api", "key"), ("api", "keys"), ("private", "key"), ("private", "keys")})
+# A name ending in one of these refers to a secret (its ARN, its name) without holding it.
+REFERENCE_WORDS = frozenset({"arn", "name", "id", "url"})
 SECRET_VALUE = re.compile(
     r"(sk-[A-Za-z0-9_-]{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AKIA[0-9A-Z]{16}|://[^/\s:@]+:[^/\s@]+@)"
 )
 SECRET_ENV_NAMES = frozenset({Env.OPENAI_API_KEY, Env.CLIENT_API_KEYS, Env.REDIS_AUTH_TOKEN})
+# Stack outputs that hold a credential on purpose, exported as Pulumi secrets: the first client API key
+# (so an operator can call the service right after `pulumi up`). The analyzer's deserialize_properties
+# strips the secret marker before rules see a value, so `no-secret-outputs` cannot tell a Pulumi secret
+# from plaintext; the program's tests assert each of these outputs is secret instead.
+SECRET_OUTPUTS_ALLOWED = frozenset({"first_client_api_key"})
 
 Props = Mapping[str, Any]
 
@@ -152,10 +176,15 @@ def _describe(rule: ResourceRule | StackRule) -> str:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
+def _is_list(value: Any) -> bool:
+    """A JSON array as rules receive it: a list, or the analyzer's read-only `Sequence` proxy."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
 def _get(props: Any, *path: str | int) -> Any:
     for step in path:
         if isinstance(step, int):
-            if not isinstance(props, Sequence) or isinstance(props, str) or len(props) <= step:
+            if not _is_list(props) or len(props) <= step:
                 return None
         elif not isinstance(props, Mapping):
             return None
@@ -173,9 +202,10 @@ def _json(value: Any) -> Any:
 
 
 def _list(value: Any) -> list[Any]:
+    """An array property as a list; a single value (IAM allows `"Action": "s3:GetObject"`) as a list of one."""
     if value is None:
         return []
-    if isinstance(value, (list, tuple)):
+    if _is_list(value):
         return list(value)
     return [value]
 
@@ -191,6 +221,24 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _words(name: str) -> list[str]:
+    """`openaiApiKey`, `OPENAI_API_KEY` and `openai.api-key` all as ["openai", "api", "key"]."""
+    return re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+
+
+def _names_secret(name: str) -> bool:
+    words = _words(name)
+    return bool(SECRET_WORDS.intersection(words) or SECRET_WORD_PAIRS.intersection(itertools.pairwise(words)))
+
+
+def _is_set(props: Any, *path: str | int) -> bool:
+    """Whether a property has a value. One a preview does not know yet counts: it will have one."""
+    try:
+        return bool(_get(props, *path))
+    except UnknownValueError:
+        return True
+
+
 def _one(condition: bool, message: str) -> Iterator[str]:
     if condition:
         yield message
@@ -204,9 +252,37 @@ def _statements(policy: Any) -> list[Mapping[str, Any]]:
 
 
 def _policy_documents(typ: str, props: Props) -> list[Any]:
+    """The permission policies a role, role policy or managed policy carries (not a role's trust policy)."""
     if typ == IAM_ROLE:
         return [p.get("policy") for p in _list(props.get("inlinePolicies")) if isinstance(p, Mapping)]
     return [props.get("policy")]
+
+
+def _allow_statements(typ: str, props: Props) -> Iterator[Mapping[str, Any]]:
+    for document in _policy_documents(typ, props):
+        yield from (s for s in _statements(document) if s.get("Effect") == "Allow")
+
+
+def _is_write(action: Any) -> bool:
+    """Whether an action (pattern) may match more than reads: `s3:Get*` only reads, `*` does not.
+
+    IAM matches action names case-insensitively, so `S3:getobject` is `s3:GetObject`.
+    """
+    action = str(action).lower()
+    if action in {a.lower() for a in UNSCOPABLE_ACTIONS}:
+        return False
+    return not action.partition(":")[2].startswith(tuple(p.lower() for p in READ_ONLY_PREFIXES))
+
+
+def _is_broad(resource: Any) -> bool:
+    """`*`, or an ARN whose resource part is nothing but wildcards: `arn:aws:s3:::*`, `arn:aws:ecs:r:1:*`.
+
+    A pattern under a resource type or name (`...:task-definition/api:*`) is scoped, not broad.
+    """
+    text = str(resource)
+    parts = text.split(":", 5)
+    rest = parts[5] if len(parts) == 6 and parts[0] == "arn" else text
+    return bool(IAM_WILDCARD.search(rest)) and not re.sub(r"[*?/:]", "", rest)
 
 
 # --- resource checks --------------------------------------------------------------------------------
@@ -250,8 +326,8 @@ def _alb_drop_headers(typ: str, props: Props) -> Iterator[str]:
 
 
 def _alb_access_logs(typ: str, props: Props) -> Iterator[str]:
-    logs = props.get("accessLogs") or {}
-    yield from _one(not (logs.get("enabled") and logs.get("bucket")), "ALB access logging is off")
+    enabled = _get(props, "accessLogs", "enabled") is True and _is_set(props, "accessLogs", "bucket")
+    yield from _one(not enabled, "ALB access logging is off")
 
 
 def _alb_deletion_protection(typ: str, props: Props) -> Iterator[str]:
@@ -302,7 +378,7 @@ def _ecs_secrets_not_in_environment(typ: str, props: Props) -> Iterator[str]:
             name = str(_get(variable, "name") or "")
             value = str(_get(variable, "value") or "")
             if name in SECRET_ENV_NAMES or (
-                SECRET_NAME.search(name) and not name.endswith("_ARN") and not value.startswith("arn:")
+                _names_secret(name) and not name.endswith("_ARN") and not value.startswith("arn:")
             ):
                 yield f"container {c.get('name')} sets {name} as plain environment; inject it from a secret"
             elif SECRET_VALUE.search(value):
@@ -330,14 +406,14 @@ def _cache_in_transit(typ: str, props: Props) -> Iterator[str]:
 
 
 def _cache_auth(typ: str, props: Props) -> Iterator[str]:
-    has_auth = bool(props.get("authToken") or props.get("authTokenWoVersion") or props.get("userGroupIds"))
+    has_auth = any(_is_set(props, key) for key in ("authToken", "authTokenWoVersion", "userGroupIds"))
     yield from _one(
         not (props.get("transitEncryptionEnabled") is True and has_auth), "cache has no AUTH token over TLS"
     )
 
 
 def _cache_cmk(typ: str, props: Props) -> Iterator[str]:
-    yield from _one(not props.get("kmsKeyId"), "cache is not encrypted with a customer-managed KMS key")
+    yield from _one(not _is_set(props, "kmsKeyId"), "cache is not encrypted with a customer-managed KMS key")
 
 
 def _cache_backups(typ: str, props: Props) -> Iterator[str]:
@@ -352,7 +428,7 @@ def _cache_multi_az(typ: str, props: Props) -> Iterator[str]:
 
 
 def _secret_cmk(typ: str, props: Props) -> Iterator[str]:
-    yield from _one(not props.get("kmsKeyId"), "secret is encrypted with the AWS-managed key, not ours")
+    yield from _one(not _is_set(props, "kmsKeyId"), "secret is encrypted with the AWS-managed key, not ours")
 
 
 def _kms_rotation(typ: str, props: Props) -> Iterator[str]:
@@ -373,9 +449,8 @@ def _ecr_scan(typ: str, props: Props) -> Iterator[str]:
 
 
 def _ecr_cmk(typ: str, props: Props) -> Iterator[str]:
-    kms = any(
-        _get(e, "encryptionType") == "KMS" and _get(e, "kmsKey") for e in _list(props.get("encryptionConfigurations"))
-    )
+    configurations = _list(props.get("encryptionConfigurations"))
+    kms = any(_get(e, "encryptionType") == "KMS" and _is_set(e, "kmsKey") for e in configurations)
     yield from _one(not kms, "ECR repository is not encrypted with our KMS key")
 
 
@@ -389,38 +464,56 @@ def _log_retention_year(typ: str, props: Props) -> Iterator[str]:
 
 
 def _log_cmk(typ: str, props: Props) -> Iterator[str]:
-    yield from _one(not props.get("kmsKeyId"), "log group is not encrypted with our KMS key")
+    yield from _one(not _is_set(props, "kmsKeyId"), "log group is not encrypted with our KMS key")
 
 
 def _sns_encrypted(typ: str, props: Props) -> Iterator[str]:
-    yield from _one(not props.get("kmsMasterKeyId"), "SNS topic is not encrypted")
+    yield from _one(not _is_set(props, "kmsMasterKeyId"), "SNS topic is not encrypted")
 
 
 def _subnet_no_public_ip(typ: str, props: Props) -> Iterator[str]:
     yield from _one(props.get("mapPublicIpOnLaunch") is True, "subnet gives instances public IPs by default")
 
 
-def _world_ingress(typ: str, props: Props) -> list[tuple[int | None, int | None, str]]:
-    """(from_port, to_port, protocol) of every rule on this resource that admits the whole internet."""
+class WorldIngress(NamedTuple):
+    """One ingress rule that admits the whole internet."""
+
+    low: int | None
+    high: int | None
+    protocol: str
+    cidrs: frozenset[str]
+    """Which of 0.0.0.0/0 and ::/0 it admits."""
+
+
+def _world_ingress(typ: str, props: Props) -> list[WorldIngress]:
+    """Every rule on this resource (a group's inline rules, or one rule resource) open to the internet."""
     found = []
     if typ == SECURITY_GROUP:
         for rule in _list(props.get("ingress")):
             cidrs = set(_list(_get(rule, "cidrBlocks"))) | set(_list(_get(rule, "ipv6CidrBlocks")))
             if cidrs & WORLD:
-                found.append((_int(_get(rule, "fromPort")), _int(_get(rule, "toPort")), str(_get(rule, "protocol"))))
-    elif typ == SG_INGRESS and (props.get("cidrIpv4") in WORLD or props.get("cidrIpv6") in WORLD):
-        found.append((_int(props.get("fromPort")), _int(props.get("toPort")), str(props.get("ipProtocol"))))
+                ports = _int(_get(rule, "fromPort")), _int(_get(rule, "toPort")), str(_get(rule, "protocol"))
+                found.append(WorldIngress(*ports, frozenset(cidrs & WORLD)))
+    elif typ == SG_INGRESS:
+        cidrs = {props.get("cidrIpv4"), props.get("cidrIpv6")} & WORLD
+        if cidrs:
+            ports = _int(props.get("fromPort")), _int(props.get("toPort")), str(props.get("ipProtocol"))
+            found.append(WorldIngress(*ports, frozenset(cidrs)))
     elif typ == SG_RULE and props.get("type") == "ingress":
         cidrs = set(_list(props.get("cidrBlocks"))) | set(_list(props.get("ipv6CidrBlocks")))
         if cidrs & WORLD:
-            found.append((_int(props.get("fromPort")), _int(props.get("toPort")), str(props.get("protocol"))))
+            ports = _int(props.get("fromPort")), _int(props.get("toPort")), str(props.get("protocol"))
+            found.append(WorldIngress(*ports, frozenset(cidrs & WORLD)))
     return found
 
 
 def _world_ingress_ports(typ: str, props: Props) -> Iterator[str]:
-    for low, high, protocol in _world_ingress(typ, props):
-        if not (protocol in ("tcp", "6") and low == high and low in (80, 443)):
-            yield f"ingress from the internet on {protocol} {low}-{high}; only TCP 80 and 443 may be public"
+    for rule in _world_ingress(typ, props):
+        if not (rule.protocol in ("tcp", "6") and rule.low == rule.high and rule.low in (80, 443)):
+            yield (
+                f"ingress from the internet on {rule.protocol} {rule.low}-{rule.high}; "
+                "only TCP 80 and 443 may be public"
+            )
 
 
 def _sg_rule_description(typ: str, props: Props) -> Iterator[str]:
@@ -433,24 +526,28 @@ def _sg_rule_description(typ: str, props: Props) -> Iterator[str]:
 
 
 def _iam_no_wildcard_action(typ: str, props: Props) -> Iterator[str]:
-    for document in _policy_documents(typ, props):
-        for s in _statements(document):
-            actions = _list(s.get("Action"))
-            if s.get("Effect") == "Allow" and any(a == "*" or str(a).endswith(":*") for a in actions):
-                yield f"IAM statement {s.get('Sid', '')!r} allows a wildcard action {actions}"
+    for s in _allow_statements(typ, props):
+        sid = s.get("Sid", "")
+        if "NotAction" in s:
+            yield f"IAM statement {sid!r} allows every action but {_list(s.get('NotAction'))} (NotAction)"
+        wildcards = [str(a) for a in _list(s.get("Action")) if IAM_WILDCARD.search(str(a))]
+        yield from _one(bool(wildcards), f"IAM statement {sid!r} allows wildcard actions {wildcards}")
 
 
 def _iam_scoped_writes(typ: str, props: Props) -> Iterator[str]:
-    for document in _policy_documents(typ, props):
-        for s in _statements(document):
-            if s.get("Effect") != "Allow" or "*" not in _list(s.get("Resource")):
+    for s in _allow_statements(typ, props):
+        if "NotResource" in s:
+            where = f"every resource but {_list(s.get('NotResource'))} (NotResource)"
+        else:
+            broad = [str(r) for r in _list(s.get("Resource")) if _is_broad(r)]
+            if not broad:
                 continue
-            writes = [
-                a
-                for a in _list(s.get("Action"))
-                if a not in UNSCOPABLE_ACTIONS and not str(a).split(":")[-1].startswith(READ_ONLY_PREFIXES)
-            ]
-            yield from _one(bool(writes), f"IAM statement {s.get('Sid', '')!r} allows {writes} on every resource")
+            where = f"every resource ({broad})"
+        if "NotAction" in s:
+            writes = [f"every action but {_list(s.get('NotAction'))} (NotAction)"]
+        else:
+            writes = [str(a) for a in _list(s.get("Action")) if _is_write(a)]
+        yield from _one(bool(writes), f"IAM statement {s.get('Sid', '')!r} allows {writes} on {where}")
 
 
 def _github_oidc_trust(typ: str, props: Props) -> Iterator[str]:
@@ -539,6 +636,24 @@ def _world_ingress_alb_only(resources: Sequence[StackResource]) -> Findings:
             yield f"{r.name} opens a group that is not a load balancer's to the internet", r.urn
 
 
+def _world_ipv6_ingress_dualstack(resources: Sequence[StackResource]) -> Findings:
+    address_types: dict[Any, set[Any]] = {}
+    for alb in _of(resources, ALB):
+        for group in _list(alb.props.get("securityGroups")):
+            address_types.setdefault(group, set()).add(alb.props.get("ipAddressType") or "ipv4")
+    for r in resources:
+        if not any(WORLD_IPV6 in rule.cidrs for rule in _world_ingress(r.resource_type, r.props)):
+            continue
+        group = r.props.get("id") if r.resource_type == SECURITY_GROUP else r.props.get("securityGroupId")
+        # A group no load balancer uses is world-ingress-alb-only's finding, not this one's.
+        if group in address_types and not address_types[group] & DUALSTACK:
+            yield (
+                f"{r.name} admits {WORLD_IPV6}, but the load balancer using {group} has no IPv6 address "
+                f"(ipAddressType {sorted(address_types[group])}); drop the rule or make the ALB dualstack",
+                r.urn,
+            )
+
+
 def _timeouts_agree(resources: Sequence[StackResource]) -> Findings:
     idle = [_int(r.props.get("idleTimeout")) or 60 for r in _of(resources, ALB)]
     dereg = [_int(r.props.get("deregistrationDelay")) or 300 for r in _of(resources, TARGET_GROUP)]
@@ -566,24 +681,46 @@ def _timeouts_agree(resources: Sequence[StackResource]) -> Findings:
                 )
 
 
+class _Unknown:
+    """A value a preview cannot know yet (the analyzer's proxies raise on reading one)."""
+
+
+UNKNOWN = _Unknown()
+
+
+def _item(container: Any, key: Any) -> Any:
+    try:
+        return container[key]
+    except UnknownValueError:
+        return UNKNOWN
+
+
 def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, leaf) for every leaf under `value`; a leaf unknown during preview is `UNKNOWN`.
+
+    Iterating keys and indices touches no value, so one unknown output does not keep the rule from
+    checking the others (and the unknown one's name) during a preview.
+    """
     if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _walk(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from _walk(v, f"{path}[{i}]")
+        for key in value:
+            yield from _walk(_item(value, key), f"{path}.{key}" if path else str(key))
+    elif _is_list(value):
+        for i in range(len(value)):
+            yield from _walk(_item(value, i), f"{path}[{i}]")
     else:
         yield path, value
 
 
 def _no_secret_outputs(resources: Sequence[StackResource]) -> Findings:
     for stack in _of(resources, STACK):
-        for path, value in _walk(stack.props):
-            leaf = re.split(r"[.\[]", path)[-1] if path else ""
-            named = SECRET_NAME.search(path) and not re.search(r"(arn|name|id|url)$", leaf, re.IGNORECASE)
-            if (named and value not in (None, "")) or (isinstance(value, str) and SECRET_VALUE.search(value)):
-                yield f"stack output {path} looks like a secret; export its ARN instead", stack.urn
+        for output in stack.props:
+            if output in SECRET_OUTPUTS_ALLOWED:
+                continue
+            for path, value in _walk(_item(stack.props, output), str(output)):
+                leaf = _words(path)[-1:]
+                named = _names_secret(path) and not REFERENCE_WORDS.intersection(leaf)
+                if (named and value not in (None, "")) or (isinstance(value, str) and SECRET_VALUE.search(value)):
+                    yield f"stack output {path} looks like a secret; export its ARN instead", stack.urn
 
 
 # --- the pack ---------------------------------------------------------------------------------------
@@ -614,6 +751,14 @@ RULES: tuple[ResourceRule | StackRule, ...] = (
     ),
     StackRule(
         "world-ingress-alb-only", "Only the load balancer's security group admits the internet", _world_ingress_alb_only
+    ),
+    # Advisory: ::/0 on an IPv4-only load balancer admits nothing today; it is a stale rule, and it would
+    # open the group the day someone makes the load balancer dualstack without reviewing its ingress.
+    StackRule(
+        "world-ipv6-ingress-dualstack-only",
+        "IPv6 ingress from the internet only on a load balancer that has IPv6 addresses (ipAddressType dualstack)",
+        _world_ipv6_ingress_dualstack,
+        level=ADVISORY,
     ),
     StackRule("no-secret-outputs", "No stack output holds a secret value", _no_secret_outputs),
     ResourceRule(

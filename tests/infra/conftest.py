@@ -1,8 +1,10 @@
 """Run the Pulumi program for each stack (and a few config variants) once per session, under mocks.
 
 Each run is a separate process (`run_program.py`): the Pulumi runtime is process-global, and a
-fresh process per stack is how the CLI runs it too. The runs start together and are awaited on
-first use, so the whole set costs about one run's wall time per core.
+fresh process per stack is how the CLI runs it too. Every variant runs twice, as `pulumi up` does:
+a dry run (`programs.preview(variant)`, unknowns and all) and the update (`programs[variant]`). The
+runs start together and are awaited on first use, so the whole set costs about one run's wall time
+per core.
 """
 
 from __future__ import annotations
@@ -10,27 +12,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
-from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.policy import PolicyResource
-
-from infra.policy.rules import ResourceRule, StackRule
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 FAKE_OPENAI_KEY = "sk-test-DO-NOT-LEAK-01234567"
 CI_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:" + "b" * 64
+PROD_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/prod-0000"
 
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "staging": ("staging", {"openaiApiKey": FAKE_OPENAI_KEY}),
-    "prod": ("prod", {"openaiApiKey": FAKE_OPENAI_KEY}),
+    # Prod refuses plain HTTP, so its operator gives it a certificate (or a domain) as the stack file says.
+    "prod": ("prod", {"openaiApiKey": FAKE_OPENAI_KEY, "certificateArn": PROD_CERTIFICATE}),
     # Everything optional switched on: certificate and DNS, CI image, deploy role, e-mail, VPC endpoints.
     "prod-full": (
         "prod",
@@ -50,6 +49,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "openaiApiKeySecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-key-AbCdEf",
             "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0000-1111",
+            "allowPlainHttp": "false",  # the staging file allows HTTP until a certificate is set; one is here
             "githubRepository": "acme/openai-api",
             "githubOidcProviderArn": ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"),
         },
@@ -57,9 +57,13 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+Phase = Literal["preview", "up"]
+PHASES: tuple[Phase, ...] = ("preview", "up")
+
+
 @dataclass
 class Run:
-    """What one program run registered."""
+    """What one program run registered (run_program.py documents the fields of each resource)."""
 
     variant: str
     stack: str
@@ -68,6 +72,10 @@ class Run:
     outputs: dict[str, dict[str, Any]]
     warnings: list[str]
     invokes: list[str] = field(default_factory=list)
+    phase: Phase = "up"
+    stack_urn: str = ""
+    wire_outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs in wire form: secrets as secret signature objects, unknowns as sentinels."""
 
     def of(self, typ: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r["type"] == typ]
@@ -93,26 +101,42 @@ class Run:
 
 
 class Programs:
+    """The session's program runs: `programs[variant]` is the update, `programs.preview(variant)` the dry run."""
+
     def __init__(self) -> None:
         self._procs = {
-            variant: subprocess.Popen(
-                [sys.executable, str(HERE / "run_program.py"), stack, json.dumps(extra)],
+            (variant, phase): subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE / "run_program.py"),
+                    stack,
+                    json.dumps(extra),
+                    *(["--preview"] if phase == "preview" else []),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
                 cwd=ROOT,
             )
             for variant, (stack, extra) in VARIANTS.items()
+            for phase in PHASES
         }
-        self._runs: dict[str, Run] = {}
+        self._runs: dict[tuple[str, Phase], Run] = {}
 
     def __getitem__(self, variant: str) -> Run:
-        if variant not in self._runs:
-            out, err = self._procs[variant].communicate(timeout=240)
-            assert self._procs[variant].returncode == 0, err[-4000:]
+        return self.run(variant, "up")
+
+    def preview(self, variant: str) -> Run:
+        return self.run(variant, "preview")
+
+    def run(self, variant: str, phase: Phase) -> Run:
+        key = (variant, phase)
+        if key not in self._runs:
+            out, err = self._procs[key].communicate(timeout=240)
+            assert self._procs[key].returncode == 0, err[-4000:]
             data = json.loads(out)
-            assert data["error"] is None, f"{variant}: {data['error']}\n{err[-4000:]}"
-            self._runs[variant] = Run(
+            assert data["error"] is None, f"{variant} ({phase}): {data['error']}\n{err[-4000:]}"
+            self._runs[key] = Run(
                 variant,
                 data["stack"],
                 data["config"],
@@ -120,8 +144,11 @@ class Programs:
                 data["outputs"],
                 data["warnings"],
                 data["invokes"],
+                data["phase"],
+                data["stack_urn"],
+                data["wire_outputs"],
             )
-        return self._runs[variant]
+        return self._runs[key]
 
     def close(self) -> None:
         for proc in self._procs.values():
@@ -145,47 +172,3 @@ def staging(programs: Programs) -> Run:
 @pytest.fixture(scope="session")
 def prod(programs: Programs) -> Run:
     return programs["prod"]
-
-
-# --- running policy-pack rules the way the analyzer does ----------------------------------------------
-
-
-def _options() -> PolicyResourceOptions:
-    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-
-
-def resource_violations(rule: ResourceRule, typ: str, props: Mapping[str, Any]) -> list[str]:
-    """Messages `rule` reports for one resource, through the real CrossGuard policy object."""
-    found: list[str] = []
-    props = deserialize_properties(dict(props))  # secrets unwrapped, as the analyzer passes them
-    args = ResourceValidationArgs(typ, props, f"urn:pulumi:test::p::{typ}::r", "r", _options(), None)
-    rule.to_policy().validate(args, lambda message, urn=None: found.append(message))
-    return found
-
-
-def stack_violations(rule: StackRule, resources: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[str]:
-    """Messages `rule` reports for a stack given as (type, name, props) triples."""
-    found: list[str] = []
-    policy_resources = [
-        PolicyResource(
-            typ,
-            deserialize_properties(dict(props)),
-            f"urn:pulumi:test::p::{typ}::{name}",
-            name,
-            _options(),
-            None,
-            None,
-            [],
-            {},
-        )
-        for typ, name, props in resources
-    ]
-    rule.to_policy().validate(StackValidationArgs(policy_resources), lambda message, urn=None: found.append(message))
-    return found
-
-
-def stack_of(run: Run) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """A run's resources plus its stack outputs, as the analyzer sees them at the end of an update."""
-    resources = [(r["type"], r["name"], r["state"]) for r in run.resources]
-    resources.append(("pulumi:pulumi:Stack", f"openai-aws-template-{run.stack}", run.output_values()))
-    return resources

@@ -1,12 +1,25 @@
 """Run the Pulumi program for one stack under mocks and print what it registered, as JSON.
 
-Usage: python tests/infra/run_program.py <stack> [<json of extra config, "key": "value">]
+Usage: python tests/infra/run_program.py <stack> [<json of extra config, "key": "value">] [--preview]
 
 Runs in its own process (one Pulumi runtime per process) and enters the program the way Pulumi's
 Python language host does for `main: infra/`: working directory `infra/`, the directory run as
 `__main__` with runpy. Config comes from the real `Pulumi.<stack>.yaml`, with project keys
 namespaced as the CLI does. Imports of `infra` resolve through the installed project, not through
 this test directory, so a program that only works under pytest fails here too.
+
+Two phases, as `pulumi up` has them. "up" (the default): every resource is created, and the mocks
+answer with full state. "preview" (`--preview`): a dry run, where a resource's state is its inputs and
+every attribute the provider computes (its id, ARN, DNS name, ...) is unknown, so inputs that depend on
+them carry the unknown sentinel, as in `pulumi preview`.
+
+Besides the decoded `inputs`/`state`, each resource is recorded in wire form, the protobuf Struct as
+JSON (`json_format.MessageToDict`): `wire_inputs` is `RegisterResourceRequest.object` as the SDK sent it
+to the engine, `wire_state` the outputs the engine would store (the mock's state, serialized the way the
+SDK serializes, plus `id`; a component's is what it passed to `register_outputs`). Secrets are secret
+signature objects, unknowns the sentinel strings, numbers floats. `wire_outputs` are the stack outputs
+serialized the way the SDK's Stack registers them. tests/infra/policy/analyzer.py feeds these to the
+policy pack the way the engine does.
 """
 
 from __future__ import annotations
@@ -21,8 +34,10 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, settings
-from pulumi.runtime.stack import run_pulumi_func
+from google.protobuf import json_format
+from pulumi.output import Unknown
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,18 +60,52 @@ def stack_config(stack: str, extra: dict[str, str]) -> tuple[dict[str, str], lis
     return config, secret_keys
 
 
+def _sentinels(value: Any) -> Any:
+    """`value` with the SDK's decoded unknowns (`Unknown()`, in a dry run) back as the wire sentinel."""
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sentinels(v) for v in value]
+    return value
+
+
 class Recorder(mocks.Mocks):
     """Answers every resource and invoke with plausible outputs and keeps what was registered."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, preview: bool = False) -> None:
         self.region = region
+        self.preview = preview
         self.resources: list[dict[str, Any]] = []
         self.invokes: list[str] = []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        typ, name, inputs = args.typ, args.name, _sentinels(dict(args.inputs))
+        rid, state = self._created(typ, name, inputs)
+        recorded_id = rid
+        if self.preview:
+            # A dry run creates nothing: what the provider would compute is unknown, the id too (an
+            # empty id tells the SDK so). Inputs pass through, as a provider's preview plan has them.
+            state = {k: inputs.get(k, rpc.UNKNOWN) for k in state}
+            rid, recorded_id = "", rpc.UNKNOWN
+        self.resources.append(
+            {
+                "type": typ,
+                "name": name,
+                "id": recorded_id,
+                "inputs": inputs,
+                "state": {**state, "id": recorded_id},
+                "provider": args.provider,
+                "custom": args.custom,
+            }
+        )
+        return rid, state
+
+    def _created(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The id and state a real `up` would give this resource."""
         rid = f"{name}-id"
-        service = typ.split(":")[1].split("/")[0] if typ.startswith("aws:") else "mock"
+        service = typ.split(":", maxsplit=2)[1].split("/", maxsplit=1)[0] if typ.startswith("aws:") else "mock"
         state: dict[str, Any] = {
             "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}",
             **inputs,
@@ -107,17 +156,6 @@ class Recorder(mocks.Mocks):
             state["fqdn"] = inputs.get("name")
         elif typ == "aws:acm/certificateValidation:CertificateValidation":
             state["certificateArn"] = inputs["certificateArn"]
-        self.resources.append(
-            {
-                "type": typ,
-                "name": name,
-                "id": rid,
-                "inputs": inputs,
-                "state": {**state, "id": rid},
-                "provider": args.provider,
-                "custom": args.custom,
-            }
-        )
         return rid, state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -145,26 +183,49 @@ class Recorder(mocks.Mocks):
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    """Also keeps the resource options the engine would see (mocks.Mocks is not shown them)."""
+    """Also keeps what the engine would see: options and wire forms (mocks.Mocks is shown neither)."""
 
     def __init__(self, recorder: Recorder) -> None:
         super().__init__(recorder)
         self.recorder = recorder
+        self.stack_urn = ""
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            # Registrations run on several threads: find this one by its (type, name), unique in a stack.
-            record = next(
-                r for r in reversed(self.recorder.resources) if (r["type"], r["name"]) == (request.type, request.name)
-            )
-            record |= {
-                "parent": request.parent,
-                "ignoreChanges": list(request.ignoreChanges),
-                "protect": bool(request.protect),
-                "dependencies": list(request.dependencies),
-            }
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        # Registrations run on several threads: find this one by its (type, name), unique in a stack.
+        record = next(
+            r for r in reversed(self.recorder.resources) if (r["type"], r["name"]) == (request.type, request.name)
+        )
+        wire_inputs = json_format.MessageToDict(request.object)
+        if not request.custom:
+            wire_state: dict[str, Any] = {}  # until the component registers its outputs
+        elif request.type.startswith("pulumi:providers:"):
+            wire_state = wire_inputs  # a provider's state is its configuration
+        else:
+            wire_state = {**json_format.MessageToDict(response.object), "id": response.id or rpc.UNKNOWN}
+        timeouts = request.customTimeouts
+        record |= {
+            "urn": response.urn,
+            "parent": request.parent,
+            "ignoreChanges": list(request.ignoreChanges),
+            "protect": bool(request.protect),
+            "dependencies": list(request.dependencies),
+            "propertyDependencies": {k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            "deleteBeforeReplace": request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "customTimeouts": {"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete},
+            "wire_inputs": wire_inputs,
+            "wire_state": wire_state,
+        }
         return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.registered_outputs[request.urn] = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 def resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
@@ -178,13 +239,22 @@ def resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def wire_stack_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Stack outputs serialized as the SDK's `Stack._finish` registers them (set_mocks registers none)."""
+    struct = _sync_await(rpc.serialize_properties(massage(outputs, []), {}))
+    return dict(json_format.MessageToDict(struct))
+
+
 def main() -> None:
-    stack = sys.argv[1]
-    extra = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    preview = "--preview" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--preview"]
+    stack = args[0]
+    extra = json.loads(args[1]) if len(args) > 1 else {}
     config, secret_keys = stack_config(stack, extra)
     pulumi.runtime.set_all_config(config, secret_keys)
-    recorder = Recorder(config.get("aws:region", "us-east-1"))
-    mocks.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(recorder))
+    recorder = Recorder(config.get("aws:region", "us-east-1"), preview)
+    monitor = RecordingMonitor(recorder)
+    mocks.set_mocks(recorder, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
 
     program = ROOT / "infra"
     os.chdir(program)
@@ -204,16 +274,23 @@ def main() -> None:
         error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
     root = settings.get_root_resource()
-    outputs = resolve_outputs(dict(root.outputs)) if root is not None and error is None else {}
+    done = root is not None and error is None
+    outputs = resolve_outputs(dict(root.outputs)) if done else {}
+    for record in recorder.resources:
+        if not record["custom"] and "urn" in record:
+            record["wire_state"] = monitor.registered_outputs.get(record["urn"], {})
     json.dump(
         {
             "stack": stack,
+            "phase": "preview" if preview else "up",
             "config": config,
             "error": error,
             "resources": recorder.resources,
             "invokes": recorder.invokes,
             "outputs": outputs,
             "warnings": warnings,
+            "stack_urn": monitor.stack_urn,
+            "wire_outputs": wire_stack_outputs(dict(root.outputs)) if done else {},
         },
         sys.stdout,
         default=str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 import yaml
 
 from infra import config
-from infra.config import KEYS, ConfigError, StackConfig, parse
+from infra.config import KEYS, OWNED_ENV, ConfigError, StackConfig, parse, select_zones
+from service.contract import Env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "openai-aws-template"
@@ -17,7 +19,13 @@ PROJECT = "openai-aws-template"
 
 def _stack_file(stack: str) -> dict[str, str]:
     raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {(k if k.split(":")[0] in ("aws", PROJECT) else f"{PROJECT}:{k}"): str(v) for k, v in raw.items()}
+    # As `pulumi config` hands them to the program: text, and structured values as JSON.
+    return {
+        (k if k.split(":")[0] in ("aws", PROJECT) else f"{PROJECT}:{k}"): json.dumps(v)
+        if isinstance(v, (dict, list))
+        else str(v)
+        for k, v in raw.items()
+    }
 
 
 def _parse(stack: str = "staging", **overrides: str) -> StackConfig:
@@ -48,7 +56,7 @@ def test_stack_files_hold_only_what_differs_from_the_defaults() -> None:
 
 
 def test_staging_and_prod_are_sized_differently() -> None:
-    staging, prod = _parse("staging"), _parse("prod")
+    staging, prod = _parse("staging"), _parse("prod", allowPlainHttp="true")
     assert (staging.cpu, staging.memory) != (prod.cpu, prod.memory)
     assert staging.max_tasks < prod.max_tasks
     assert (staging.az_count, staging.nat_gateway_count, staging.cache_nodes) == (2, 1, 1)
@@ -57,12 +65,63 @@ def test_staging_and_prod_are_sized_differently() -> None:
     assert (staging.deletion_protection, prod.deletion_protection) == (False, True)
 
 
-def test_defaults_need_only_a_region_and_a_key() -> None:
-    cfg = parse({"aws:region": "us-west-2", "openaiApiKey": "sk-x"}.get, "staging")
+def test_defaults_need_a_region_a_key_and_https_or_its_explicit_opt_out() -> None:
+    cfg = parse({"aws:region": "us-west-2", "openaiApiKey": "sk-x", "allowPlainHttp": "true"}.get, "staging")
     assert cfg.region == "us-west-2"
     assert cfg.image is None
     assert cfg.budget.max_stream_seconds == 90
     assert not cfg.https
+    cert = "arn:aws:acm:us-west-2:123456789012:certificate/x"
+    assert parse({"aws:region": "us-west-2", "openaiApiKey": "sk-x", "certificateArn": cert}.get, "prod").https
+
+
+def test_prod_as_committed_refuses_to_serve_keys_over_plain_http() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _parse("prod")
+    assert caught.value.key == f"{PROJECT}:domainName"
+    for key in ("domainName", "hostedZoneId", "certificateArn", "allowPlainHttp"):
+        assert key in str(caught.value)
+    assert _parse("prod", domainName="api.example.com", hostedZoneId="Z1").https
+    assert _parse("prod", allowPlainHttp="true").allow_plain_http
+
+
+def test_stack_files_turn_on_limits_budgets_and_the_model_list() -> None:
+    for stack in ("staging", "prod"):
+        env = _parse(stack, allowPlainHttp="true").service_environment
+        for name in ("ALLOWED_MODELS", "CLIENT_REQUESTS_PER_MINUTE", "CLIENT_TOKENS_PER_MINUTE"):
+            assert name in env, (stack, name)
+        budgets = [n for n in env if n.startswith("BUDGET_") and n.endswith("_USD")]
+        assert len(budgets) == 8, (stack, budgets)
+
+
+def test_service_settings_are_checked_by_the_services_own_settings() -> None:
+    env = _parse(serviceSettings=json.dumps({"MAX_N": 2, "CACHE_ENABLED": False, "ADMIN_CLIENT_IDS": ["ops"]}))
+    assert {k: env.service_environment[k] for k in ("MAX_N", "CACHE_ENABLED", "ADMIN_CLIENT_IDS")} == {
+        "MAX_N": "2",
+        "CACHE_ENABLED": "false",
+        "ADMIN_CLIENT_IDS": '["ops"]',
+    }
+
+
+def test_names_the_program_sets_are_not_settable_and_every_contract_name_is_owned() -> None:
+    contract = {v for k, v in vars(Env).items() if not k.startswith("_")}
+    assert contract - set(OWNED_ENV) <= {Env.LOG_LEVEL, Env.OPENAI_BASE_URL, Env.OPENAI_ORG_ID, Env.OPENAI_PROJECT_ID}
+    for name in OWNED_ENV:
+        with pytest.raises(ConfigError, match=f"{name} is set by the program"):
+            _parse(serviceSettings=json.dumps({name: "1"}))
+
+
+def test_zones_are_the_first_standard_ones_and_too_few_name_azcount() -> None:
+    cfg = _parse("prod", allowPlainHttp="true")
+    assert select_zones(cfg, ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]) == [
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1c",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        select_zones(cfg, ["us-east-1a", "us-east-1b"])
+    assert caught.value.key == f"{PROJECT}:azCount"
+    assert "set azCount to 2 or less" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +148,15 @@ def test_defaults_need_only_a_region_and_a_key() -> None:
         ({"deletionProtection": "yes"}, "deletionProtection", "true or false"),
         ({"vpcCidr": "8.8.0.0/16"}, "vpcCidr", "private /16"),
         ({"openaiApiKeySecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"}, "openaiApiKey", "only one"),
+        ({"certificateArn": "arn:aws:acm:us-east-1:1:certificate/x"}, "allowPlainHttp", "remove it"),
+        ({"allowPlainHttp": "false"}, "domainName", "certificateArn"),
+        ({"serviceSettings": "[1, 2]"}, "serviceSettings", "YAML map"),
+        ({"serviceSettings": '{"CLIENT_REQUEST_PER_MINUTE": 5}'}, "serviceSettings", "CLIENT_REQUESTS_PER_MINUTE"),
+        ({"serviceSettings": '{"CLIENT_REQUESTS_PER_MINUTE": 0}'}, "serviceSettings", "CLIENT_REQUESTS_PER_MINUTE"),
+        ({"serviceSettings": '{"MAX_N": "many"}'}, "serviceSettings", "MAX_N: Input should be a valid integer"),
+        ({"serviceSettings": '{"DEFAULT_MODEL": "gpt-9"}'}, "serviceSettings", "not in ALLOWED_MODELS"),
+        ({"serviceSettings": '{"REDIS_URL": "redis://x"}'}, "serviceSettings", "the stack's cache"),
+        ({"serviceSettings": '{"LOG_LEVEL": null}'}, "serviceSettings", "has no value"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key_and_the_fix(overrides: dict[str, str], key: str, hint: str) -> None:
@@ -104,12 +172,12 @@ def test_bad_values_are_refused_naming_the_key_and_the_fix(overrides: dict[str, 
 
 def test_a_missing_openai_key_says_how_to_set_it() -> None:
     with pytest.raises(ConfigError, match=re.escape("pulumi config set --secret openaiApiKey")):
-        parse({"aws:region": "us-east-1"}.get, "staging")
+        parse({"aws:region": "us-east-1", "allowPlainHttp": "true"}.get, "staging")
 
 
 def test_a_missing_region_says_how_to_set_it() -> None:
     with pytest.raises(ConfigError, match=re.escape("pulumi config set aws:region")):
-        parse({"openaiApiKey": "sk-x"}.get, "staging")
+        parse({"openaiApiKey": "sk-x", "allowPlainHttp": "true"}.get, "staging")
 
 
 def test_every_fargate_pair_in_the_table_parses() -> None:

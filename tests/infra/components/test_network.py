@@ -1,0 +1,68 @@
+"""Network and firewall: what is private, what the internet reaches, which zones."""
+
+from __future__ import annotations
+
+from service.contract import (
+    CONTAINER_PORT,
+)
+from tests.infra.conftest import Programs, Run
+
+
+def test_tasks_and_cache_are_private(run: Run) -> None:
+    subnets = run.of("aws:ec2/subnet:Subnet")
+    assert all(s["inputs"].get("mapPublicIpOnLaunch") is not True for s in subnets)
+    private_ids = {s["id"] for s in subnets if s["inputs"]["tags"]["tier"] == "private"}
+    service = run.inputs("aws:ecs/service:Service")
+    assert service["networkConfiguration"]["assignPublicIp"] is False
+    assert set(service["networkConfiguration"]["subnets"]) == private_ids
+    assert set(run.inputs("aws:elasticache/subnetGroup:SubnetGroup")["subnetIds"]) == private_ids
+    public_ids = {s["id"] for s in subnets if s["inputs"]["tags"]["tier"] == "public"}
+    assert set(run.inputs("aws:lb/loadBalancer:LoadBalancer")["subnets"]) == public_ids
+
+
+def test_only_the_alb_is_open_to_the_internet_and_only_on_80_and_443(run: Run) -> None:
+    alb_groups = set(run.inputs("aws:lb/loadBalancer:LoadBalancer")["securityGroups"])
+    world = [
+        r["inputs"]
+        for r in run.of("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["inputs"].get("cidrIpv4") == "0.0.0.0/0" or r["inputs"].get("cidrIpv6") == "::/0"
+    ]
+    assert all("cidrIpv6" not in w for w in world), "the ALB is IPv4-only; an IPv6 rule opens nothing it serves"
+    assert {(w["fromPort"], w["toPort"]) for w in world} == {(80, 80), (443, 443)}
+    assert {w["securityGroupId"] for w in world} == alb_groups
+    assert all(not r["inputs"].get("ingress") for r in run.of("aws:ec2/securityGroup:SecurityGroup"))
+
+
+def test_cache_admits_only_the_service_security_group(run: Run) -> None:
+    cache_groups = run.inputs("aws:elasticache/replicationGroup:ReplicationGroup")["securityGroupIds"]
+    service_groups = run.inputs("aws:ecs/service:Service")["networkConfiguration"]["securityGroups"]
+    rules = [
+        r["inputs"]
+        for r in run.of("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["inputs"]["securityGroupId"] in cache_groups
+    ]
+    assert rules
+    assert all(r.get("referencedSecurityGroupId") in service_groups for r in rules)
+    assert all(r["fromPort"] == r["toPort"] == 6379 for r in rules)
+
+
+def test_service_admits_only_the_alb_on_the_container_port(run: Run) -> None:
+    service_groups = run.inputs("aws:ecs/service:Service")["networkConfiguration"]["securityGroups"]
+    alb_groups = run.inputs("aws:lb/loadBalancer:LoadBalancer")["securityGroups"]
+    rules = [
+        r["inputs"]
+        for r in run.of("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["inputs"]["securityGroupId"] in service_groups
+    ]
+    assert [(r["referencedSecurityGroupId"] in alb_groups, r["fromPort"], r["toPort"]) for r in rules] == [
+        (True, CONTAINER_PORT, CONTAINER_PORT)
+    ]
+
+
+def test_vpc_endpoints_only_when_switched_on(staging: Run, programs: Programs) -> None:
+    assert staging.of("aws:ec2/vpcEndpoint:VpcEndpoint") == []
+    endpoints = [e["inputs"] for e in programs["prod-full"].of("aws:ec2/vpcEndpoint:VpcEndpoint")]
+    services = sorted(e["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in endpoints)
+    assert services == ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"]
+    interface = [e for e in endpoints if e["vpcEndpointType"] == "Interface"]
+    assert all(e["privateDnsEnabled"] is True for e in interface)
