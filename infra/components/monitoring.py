@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Final
 
 import pulumi
@@ -178,7 +179,7 @@ class Monitoring(pulumi.ComponentResource):
             ],
         )
 
-    def _alarm(self, alarm: Threshold, dimensions: dict[str, pulumi.Input[str]]) -> None:
+    def _alarm(self, alarm: Threshold, dimensions: Mapping[str, pulumi.Input[str]]) -> None:
         percentile = alarm.statistic.startswith("p")
         self._create(
             alarm.slug,

@@ -44,7 +44,7 @@ class Secrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:Secrets", name, None, opts)
-        if (args.openai_api_key is None) == (args.openai_api_key_secret_arn is None):
+        if args.openai_api_key is not None and args.openai_api_key_secret_arn is not None:
             raise ValueError("set exactly one of openai_api_key and openai_api_key_secret_arn")
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
@@ -96,8 +96,10 @@ class Secrets(pulumi.ComponentResource):
         return secret.arn
 
     def _openai_key(self, args: SecretsArgs) -> pulumi.Output[str]:
-        if args.openai_api_key is None:
+        if args.openai_api_key_secret_arn is not None:
             return pulumi.Output.from_input(args.openai_api_key_secret_arn)
+        if args.openai_api_key is None:
+            raise ValueError("set exactly one of openai_api_key and openai_api_key_secret_arn")
         return self._secret(
             "openai-api-key",
             "OpenAI API key; the service reads it itself so a rotation needs no redeploy",
@@ -107,7 +109,7 @@ class Secrets(pulumi.ComponentResource):
     def _client_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         # Same shape as `python -m service.keys new`: the prefix, then 43 random URL-safe characters.
         generated = random.RandomPassword(f"{self._name}-first-client-key", length=43, special=False, opts=self._child)
-        plaintext = pulumi.Output.secret(pulumi.Output.concat(CLIENT_KEY_PREFIX, generated.result))
+        plaintext: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.concat(CLIENT_KEY_PREFIX, generated.result))
         arn = self._secret(
             "client-api-keys",
             'Client keys: {"<sha256 hex of key>": "<client id>"}; edit with put-secret-value',

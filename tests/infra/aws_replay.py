@@ -616,13 +616,12 @@ def role(r: Replay, rec: Recorded) -> Created:
         Path=rec.get("path"),
         PermissionsBoundary=rec.get("permissionsBoundary"),
     )
-    out = r.client("iam").create_role(
-        RoleName=r.autoname(rec),
-        AssumeRolePolicyDocument=r.refs_in(rec["assumeRolePolicy"]),
-        Tags=_kv(r.tags(rec)),
-        **params,
-    )["Role"]
-    return Created(out["RoleName"], out["Arn"])
+    iam = r.client("iam")
+    trust = r.refs_in(rec["assumeRolePolicy"])
+    out = iam.create_role(RoleName=r.autoname(rec), AssumeRolePolicyDocument=trust, Tags=_kv(r.tags(rec)), **params)
+    # AWS checks the trust policy on CreateRole; moto only on UpdateAssumeRolePolicy, so send it there too.
+    iam.update_assume_role_policy(RoleName=out["Role"]["RoleName"], PolicyDocument=trust)
+    return Created(out["Role"]["RoleName"], out["Role"]["Arn"])
 
 
 def role_policy(r: Replay, rec: Recorded) -> Created:
