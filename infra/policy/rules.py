@@ -32,6 +32,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from infra.outputs import SECRET_OUTPUTS
 from infra.regions import US_REGIONS
 from service.contract import ECS_MAX_STOP_TIMEOUT_SECONDS, Env
 
@@ -109,11 +110,8 @@ SECRET_VALUE = re.compile(
     r"(sk-[A-Za-z0-9_-]{16,}|-----BEGIN [A-Z ]*PRIVATE KEY|AKIA[0-9A-Z]{16}|://[^/\s:@]+:[^/\s@]+@)"
 )
 SECRET_ENV_NAMES = frozenset({Env.OPENAI_API_KEY, Env.CLIENT_API_KEYS, Env.REDIS_AUTH_TOKEN})
-# Stack outputs that hold a credential on purpose, exported as Pulumi secrets: the first client API key
-# (so an operator can call the service right after `pulumi up`). The analyzer's deserialize_properties
-# strips the secret marker before rules see a value, so `no-secret-outputs` cannot tell a Pulumi secret
-# from plaintext; the program's tests assert each of these outputs is secret instead.
-SECRET_OUTPUTS_ALLOWED = frozenset({"first_client_api_key"})
+# Stack outputs that hold a credential on purpose, exported as Pulumi secrets (infra/outputs.py says why).
+SECRET_OUTPUTS_ALLOWED = SECRET_OUTPUTS
 
 Props = Mapping[str, Any]
 

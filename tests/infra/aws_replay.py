@@ -1,46 +1,57 @@
 """Replay the program's mock-recorded resources as the AWS API calls that create them, against moto.
 
 The infra tests record what the program registers under Pulumi mocks. This module sends each recorded
-resource to moto's server as the create calls the Terraform AWS provider (behind pulumi-aws) makes, in
-recording order, and substitutes what moto returns (ids, ARNs, generated names) wherever a later
-resource referred to the mock's value. A resource passes when every call is accepted.
+resource to a local moto server as the create calls the Terraform AWS provider (behind pulumi-aws)
+makes, in recording order, one function per resource type (`TRANSLATORS`). Where an input refers to
+another resource's mock id, ARN or generated name, the value moto returned for that resource is sent
+instead, looked up among the resource's recorded dependencies only. A resource passes when every call
+is accepted. Each stack goes to a moto account of its own.
 
-Three things check each call:
+Three layers check each call:
 
-1. botocore validates the request against AWS's own service model: required parameters, types, unknown
-   keys (a misspelt container-definition field is refused), minimum lengths and values.
-2. `_conform` (below) adds what botocore leaves out of the same model: enums, maximum lengths and values,
-   and patterns (Smithy semantics: unanchored unless the pattern anchors itself; Java-only syntax such as
-   `\\p{L}` is skipped). It also turns Pulumi's float numbers into ints where the model says integer,
-   as the provider does.
-3. moto's own checks. Verified against moto 5.2 by mutating real recorded inputs (the negative tests in
-   test_aws_replay.py keep the first five honest):
-   - IAM: trust and permission policy grammar (a statement without Effect, a bad Version) is refused.
-   - ELBv2: load-balancer attribute keys must be known; deregistration delay within 0-3600; listeners
-     need an existing load balancer, target group and ACM certificate; two subnets in distinct AZs.
-   - ECS: a container definition without image; a service's cluster; Application Auto Scaling refuses
-     a scalable target for an ECS service that does not exist.
-   - CloudWatch: an extended statistic that is not a percentile; a dashboard body that is not JSON.
-   - EC2: every referenced VPC, subnet, route table, gateway, allocation and security group must exist;
-     duplicate rules are refused. ElastiCache: a subnet group's subnets must exist. SNS: a subscription's
-     topic. Route 53: the record's hosted zone, and that the name lies inside it.
+1. botocore, against AWS's own service model: required parameters, types, unknown keys (a misspelt
+   container-definition field is refused), minimum lengths and values.
+2. `_conform`, against the same model, for what botocore leaves out: enums, maximum lengths and values,
+   patterns (Smithy semantics, unanchored; patterns in Java-only syntax such as `\\p{L}` are skipped).
+   It also turns Pulumi's float numbers into ints where the model says integer, as the provider does.
+3. moto. What it refuses, each found by sending a mutated copy of a real recorded input (moto 5.2.5):
+   - IAM: permission-policy grammar on PutRolePolicy (no Effect, unknown key, action without a service
+     prefix, Resource not an ARN). CreateRole checks nothing, so the replay also sends the trust policy
+     through UpdateAssumeRolePolicy, where moto checks it as AWS does on create. OIDC URL format.
+   - ELBv2: unknown load-balancer attribute keys (not their values); deregistration delay 0-3600;
+     health-check timeout below the interval; matcher syntax; a listener's load balancer, target group
+     and ACM certificate must exist. The replay adds DescribeSSLPolicies for the listener's policy.
+   - ECS: a container without image; a service's cluster and task definition must exist.
+     Application Auto Scaling: the ECS service of a scalable target must exist.
+   - CloudWatch: an extended statistic that is not a percentile. KMS: alias names start with alias/.
+   - EC2: a subnet inside its VPC's range and in a real AZ; referenced security groups, gateways and
+     route tables must exist. Secrets Manager, SNS: the secret or topic written to must exist.
+     ECR: lifecycle-policy grammar. Route 53: the hosted zone exists and the name lies inside it.
 
-What moto does NOT validate, so this replay cannot catch it (each confirmed by sending a bad value):
-   - Fargate cpu/memory combinations, container health-check bounds, log-driver options.
-   - ElastiCache: node type, engine/version pairs, AUTH-token rules, failover vs. cluster count,
-     subnet group or KMS key existence for a replication group.
-   - Listener attribute keys (HSTS header), and resource ARNs inside policies (only grammar is checked).
-   - CloudWatch metric-math expressions and metric-query ids; log retention being an allowed value.
-   - KMS key-policy grammar, principals and lockout safety; Secrets Manager's KMS key existence.
-   - Budgets, ECR and SNS attributes beyond their shape.
-Things AWS checks at run time (certificate issuance, ALB log delivery to the bucket) are out of reach.
+What moto accepts, so this replay cannot catch (each confirmed by sending the bad value):
+   - ECS: Fargate cpu/memory pairs, bridge mode on Fargate, health-check and stopTimeout bounds, a
+     secret's valueFrom, a service's target group, container name, minimum healthy percent, alarm names
+     and capacity provider; cluster setting values.
+   - ELBv2: attribute values (idle timeout 5000, desync mode "bogus"), one subnet, an HTTPS listener
+     without a certificate, listener attribute keys and values (the HSTS header).
+   - ElastiCache: node type, engine, AUTH-token rules, failover with one node, snapshot window syntax,
+     existence of the subnet group, its subnets and the KMS key.
+   - CloudWatch: alarm period, treat-missing-data value, metric-math syntax and ids, ReturnData count,
+     a metric query's stat, actions that are not ARNs, dashboard widget shape; log retention values.
+   - Resource policies (KMS key, S3 bucket, SNS topic): only that they are JSON (the replay parses
+     them). KMS keys named by Secrets Manager, SNS, ECR and Logs need not exist.
+   - Application Auto Scaling: min above max, a missing resource label, a policy without a target.
+   - Security-group rule protocol and port order, VPC endpoint service names, budget filter names,
+     alias target zones, S3 lifecycle day counts, SNS subscription protocols.
+Run-time checks (certificate issuance, ALB log delivery to the bucket) are out of reach entirely.
 
-`NOT_MODELLED` names the recorded types that are not AWS API resources; any other type without a
-translation fails the coverage test, so a new resource type cannot slip past unreplayed.
+`NOT_MODELLED` lists the recorded types that are no AWS resource, with the reason. Inputs a translation
+does not read fail the replay unless `PROVIDER_ONLY` says they never reach a create call.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -52,7 +63,7 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, Shape, StringShape
 
 REGION = "us-east-1"
 # Pulumi's wire form of a secret value: {SECRET_SIG_KEY: SECRET_SIG, "value": ...}.
@@ -106,7 +117,7 @@ class Recorded:
             raw["id"],
             unsecret(raw["state"]),
             unsecret(raw["inputs"]),
-            None if deps is None else [_key_of(urn) for urn in deps],
+            None if deps is None else [key_of(urn) for urn in deps],
         )
 
     def __getitem__(self, key: str) -> Any:
@@ -137,7 +148,7 @@ class Replayed:
     operations: list[str]
 
 
-def _key_of(urn: str) -> Key:
+def key_of(urn: str) -> Key:
     """urn:pulumi:<stack>::<project>::<parent types>$<type>::<name> -> (type, name)."""
     _, _, types, name = urn.split("::", 3)
     return types.rpartition("$")[2], name
@@ -182,7 +193,7 @@ def _conform(value: Any, shape: Shape, path: str, problems: list[str]) -> Any:
         for key in list(value):
             _conform(key, shape.key, f"{path} key", problems)  # type: ignore[attr-defined]
             value[key] = _conform(value[key], shape.value, f"{path}[{key}]", problems)  # type: ignore[attr-defined]
-    elif kind == "string" and isinstance(value, str):
+    elif isinstance(shape, StringShape) and isinstance(value, str):
         if shape.enum and value not in shape.enum:
             problems.append(f"{path}: {value!r} is not one of {shape.enum}")
         if "max" in meta and len(value) > meta["max"]:
@@ -229,13 +240,9 @@ class Replay:
         resources: Sequence[Mapping[str, Any]],
         config: Mapping[str, str],
     ) -> None:
-        host = urlparse(endpoint_url).hostname or ""
-        if not ipaddress.ip_address(host).is_loopback:
+        if not _is_loopback(urlparse(endpoint_url).hostname or ""):
             raise ValueError(f"the replay talks to a local moto server only, not {endpoint_url}")
         self.account_id = account_id
-        self._session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
         self._endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {}
         self._operations: list[str] = []
@@ -249,7 +256,7 @@ class Replay:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            client = self._session.client(
+            client = _session().client(
                 service,  # type: ignore[call-overload]
                 endpoint_url=self._endpoint_url,
                 config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
@@ -272,9 +279,6 @@ class Replay:
         if isinstance(value, list):
             return [self.ref(v) for v in value]
         return self._scope.get(value, value) if isinstance(value, str) else value
-
-    def made(self, key: Key) -> dict[str, str]:
-        return self._made.get(key, {})
 
     def refs_in(self, document: str) -> str:
         """A JSON document (policy, container definitions, dashboard) with mock values replaced."""
@@ -341,6 +345,19 @@ class Replay:
         self.replayed.append(Replayed(rec.type, rec.name, self._operations))
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8")
+    except ValueError:  # a name: even "localhost" could resolve elsewhere
+        return False
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One session for every replay: it caches the service models, which are slow to load."""
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
+
 def _default_tags(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     for raw in resources:
         if raw["type"] == "pulumi:providers:aws" and "defaultTags" in raw["inputs"]:
@@ -376,7 +393,8 @@ def vpc(r: Replay, rec: Recorded) -> Created:
 
 def eip(r: Replay, rec: Recorded) -> Created:
     out = r.client("ec2").allocate_address(Domain=rec["domain"], TagSpecifications=_ec2_tags(r, rec, "elastic-ip"))
-    return Created(out["AllocationId"])
+    # NAT gateways name the address by its allocation id, which the mocks record as a state attribute.
+    return Created(out["AllocationId"], aliases={rec.state["allocationId"]: out["AllocationId"]})
 
 
 def default_security_group(r: Replay, rec: Recorded) -> Created:
@@ -503,17 +521,9 @@ def security_group_egress_rule(r: Replay, rec: Recorded) -> Created:
 
 
 def nat_gateway(r: Replay, rec: Recorded) -> Created:
-    allocation = rec.get("allocationId")
-    if allocation is None and rec.get("connectivityType", "public") == "public":
-        # The mocked Eip has no allocationId output, so the recording lost the value and the dependency.
-        # The program names each gateway's address "<gateway>-eip".
-        address = r.made(("aws:ec2/eip:Eip", f"{rec.name}-eip"))
-        if not address:
-            raise ReplayRefused(f"a public NAT gateway needs an allocationId; no Eip {rec.name}-eip was replayed")
-        allocation = address[f"{rec.name}-eip-id"]
     params = _drop_none(
         SubnetId=r.ref(rec["subnetId"]),
-        AllocationId=r.ref(allocation),
+        AllocationId=r.ref(rec.get("allocationId")),
         ConnectivityType=rec.get("connectivityType"),
     )
     out = r.client("ec2").create_nat_gateway(TagSpecifications=_ec2_tags(r, rec, "natgateway"), **params)
@@ -1057,7 +1067,7 @@ def _metric_query(r: Replay, query: Mapping[str, Any]) -> dict[str, Any]:
         Id=query["id"],
         Expression=query.get("expression"),
         Label=query.get("label"),
-        ReturnData=query.get("returnData"),
+        ReturnData=query.get("returnData", False),  # the provider sends false, not nothing
         Period=query.get("period"),
         AccountId=query.get("accountId"),
     )

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import pytest
 
+from tests.infra.run_program import DEFAULT_ACCOUNT, OIDC_URL
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
@@ -43,7 +45,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
             "vpcEndpoints": "true",
         },
     ),
-    # Existing resources reused: OpenAI key secret, certificate, the account's OIDC provider.
+    # Existing resources reused: OpenAI key secret, certificate, and (ACCOUNTS) the account's OIDC provider.
     "staging-reuse": (
         "staging",
         {
@@ -51,9 +53,12 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
             "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0000-1111",
             "allowPlainHttp": "false",  # the staging file allows HTTP until a certificate is set; one is here
             "githubRepository": "acme/openai-api",
-            "githubOidcProviderArn": ("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"),
         },
     ),
+}
+# The AWS account a variant's invokes answer for, where it is not run_program.py's DEFAULT_ACCOUNT.
+ACCOUNTS: dict[str, dict[str, Any]] = {
+    "staging-reuse": {**DEFAULT_ACCOUNT, "oidcProviders": [OIDC_URL]},
 }
 
 
@@ -112,6 +117,7 @@ class Programs:
                     stack,
                     json.dumps(extra),
                     *(["--preview"] if phase == "preview" else []),
+                    *(["--account", json.dumps(ACCOUNTS[variant])] if variant in ACCOUNTS else []),
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -162,6 +168,12 @@ def programs() -> Iterator[Programs]:
     runs = Programs()
     yield runs
     runs.close()
+
+
+@pytest.fixture(params=list(VARIANTS))
+def run(request: pytest.FixtureRequest, programs: Programs) -> Run:
+    """Each variant's update, in turn."""
+    return programs[request.param]
 
 
 @pytest.fixture(scope="session")

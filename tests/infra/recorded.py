@@ -7,7 +7,6 @@ from typing import Any
 
 from tests.infra.conftest import Run
 
-ALL = ["staging", "prod", "prod-full", "staging-reuse"]
 MOCK_TOKEN = "MOCKREDISAUTHTOKEN"  # prefix of the mocked RandomPassword result
 # How a secret input is serialized (pulumi's rpc): {SECRET_SIG_KEY: SECRET_SIG, "value": ...}.
 SECRET_SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"

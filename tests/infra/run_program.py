@@ -1,6 +1,6 @@
 """Run the Pulumi program for one stack under mocks and print what it registered, as JSON.
 
-Usage: python tests/infra/run_program.py <stack> [<json of extra config, "key": "value">] [--preview]
+Usage: python tests/infra/run_program.py <stack> [<json of extra config>] [--preview] [--account <json>]
 
 Runs in its own process (one Pulumi runtime per process) and enters the program the way Pulumi's
 Python language host does for `main: infra/`: working directory `infra/`, the directory run as
@@ -16,16 +16,18 @@ them carry the unknown sentinel, as in `pulumi preview`.
 Besides the decoded `inputs`/`state`, each resource is recorded in wire form, the protobuf Struct as
 JSON (`json_format.MessageToDict`): `wire_inputs` is `RegisterResourceRequest.object` as the SDK sent it
 to the engine, `wire_state` the outputs the engine would store (the mock's state, serialized the way the
-SDK serializes, plus `id`; a component's is what it passed to `register_outputs`). Secrets are secret
-signature objects, unknowns the sentinel strings, numbers floats. `wire_outputs` are the stack outputs
-serialized the way the SDK's Stack registers them. tests/infra/policy/analyzer.py feeds these to the
-policy pack the way the engine does.
+SDK serializes, plus `id`; a provider's is its inputs, a component's what it passed to
+`register_outputs`). Secrets are secret signature objects, unknowns the sentinel strings, numbers
+floats. `wire_outputs` are the stack outputs serialized the way the SDK's Stack registers them.
+tests/infra/policy/analyzer.py feeds these to the policy pack the way the engine does.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import runpy
 import sys
 import traceback
@@ -43,6 +45,19 @@ from pulumi.runtime.sync_await import _sync_await
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 ACCOUNT = "123456789012"
+OIDC_URL = "https://token.actions.githubusercontent.com"
+
+# The AWS account the invokes answer for. Like an account that opted in to a Local Zone: `DescribeAvailability
+# Zones` then lists it first (it sorts before the standard zones), which a program must not build subnets in.
+# A run can describe another account with `--account <json>` (same keys).
+DEFAULT_ACCOUNT: dict[str, Any] = {
+    "zones": [
+        {"name": "{region}-bos-1a", "optInStatus": "opted-in", "zoneType": "local-zone"},
+        *({"name": f"{{region}}{z}", "optInStatus": "opt-in-not-required", "zoneType": "availability-zone"}
+          for z in "abcdef"),
+    ],
+    "oidcProviders": [],
+}  # fmt: skip
 
 
 def stack_config(stack: str, extra: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -74,9 +89,10 @@ def _sentinels(value: Any) -> Any:
 class Recorder(mocks.Mocks):
     """Answers every resource and invoke with plausible outputs and keeps what was registered."""
 
-    def __init__(self, region: str, preview: bool = False) -> None:
+    def __init__(self, region: str, preview: bool = False, account: dict[str, Any] | None = None) -> None:
         self.region = region
         self.preview = preview
+        self.account = account or DEFAULT_ACCOUNT
         self.resources: list[dict[str, Any]] = []
         self.invokes: list[str] = []
 
@@ -133,6 +149,8 @@ class Recorder(mocks.Mocks):
         elif typ == "aws:s3/bucket:Bucket":
             rid = f"{name}-20261121"  # a bucket's id is its (auto-generated) name
             state["bucket"] = rid
+        elif typ == "aws:ec2/eip:Eip":
+            state["allocationId"] = f"eipalloc-{name}"
         elif typ == "aws:secretsmanager/secret:Secret":
             state["arn"] = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:{name}-AbCdEf"
         elif typ == "aws:kms/key:Key":
@@ -140,7 +158,11 @@ class Recorder(mocks.Mocks):
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             state["arn"] = f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{inputs.get('name', name)}"
         elif typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = "MOCKREDISAUTHTOKEN0123456789abcdefMOCKREDISAUTHTOKEN0123456789ab"
+            # Distinct per password, named after it: "secrets-redis-auth-token" gives "MOCKREDISAUTHTOKEN0123...".
+            stem = "MOCK" + re.sub(r"[^A-Za-z0-9]", "", name.split("-", 1)[-1]).upper()
+            length = inputs.get("length")
+            length = int(length) if isinstance(length, (int, float)) else 64
+            state["result"] = ((stem + "0123456789abcdef") * 8)[:length]
         elif typ == "docker-build:index:Image":
             state |= {"ref": f"{inputs['tags'][0]}@sha256:{'a' * 64}", "digest": f"sha256:{'a' * 64}"}
         elif typ == "aws:acm/certificate:Certificate":
@@ -158,13 +180,31 @@ class Recorder(mocks.Mocks):
             state["certificateArn"] = inputs["certificateArn"]
         return rid, state
 
+    def _zones(self, args: dict[str, Any]) -> dict[str, Any]:
+        """DescribeAvailabilityZones as AWS answers it: opted-in zones listed too, filters applied."""
+        zones = [{**z, "name": z["name"].format(region=self.region)} for z in self.account["zones"]]
+        for wanted in args.get("filters") or []:
+            if wanted["name"] != "opt-in-status":
+                raise ValueError(f"the mock account does not model the filter {wanted['name']}")
+            zones = [z for z in zones if z["optInStatus"] in wanted["values"]]
+        names = sorted(z["name"] for z in zones)
+        return {"names": names, "zoneIds": [f"use1-az{i}" for i, _ in enumerate(names, 1)]}
+
+    def _oidc_provider(self, args: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The data source fails when the account has no provider for the URL, as the provider's does."""
+        url = args.get("url")
+        if url in self.account["oidcProviders"]:
+            host = str(url).removeprefix("https://")
+            return {"arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}", "url": host}, []
+        return {}, [("url", f"no IAM OIDC provider found with URL {url}")]
+
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.invokes.append(args.token)
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return self._zones(dict(args.args)), []
+        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+            return self._oidc_provider(dict(args.args))
         results: dict[str, dict[str, Any]] = {
-            "aws:index/getAvailabilityZones:getAvailabilityZones": {
-                "names": [f"{self.region}{z}" for z in "abc"],
-                "zoneIds": ["use1-az1", "use1-az2", "use1-az4"],
-            },
             "aws:index/getCallerIdentity:getCallerIdentity": {
                 "accountId": ACCOUNT,
                 "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
@@ -213,6 +253,7 @@ class RecordingMonitor(mocks.MockMonitor):
             "parent": request.parent,
             "ignoreChanges": list(request.ignoreChanges),
             "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
             "dependencies": list(request.dependencies),
             "propertyDependencies": {k: list(v.urns) for k, v in request.propertyDependencies.items()},
             "deleteBeforeReplace": request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
@@ -246,13 +287,16 @@ def wire_stack_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    preview = "--preview" in sys.argv
-    args = [a for a in sys.argv[1:] if a != "--preview"]
-    stack = args[0]
-    extra = json.loads(args[1]) if len(args) > 1 else {}
+    parser = argparse.ArgumentParser()
+    parser.add_argument("stack")
+    parser.add_argument("config", nargs="?", type=json.loads, default={}, help="extra config, JSON")
+    parser.add_argument("--preview", action="store_true", help="a dry run, as `pulumi preview`")
+    parser.add_argument("--account", type=json.loads, default=None, help="the AWS account, as DEFAULT_ACCOUNT")
+    options = parser.parse_args()
+    preview, account, stack, extra = options.preview, options.account, options.stack, options.config
     config, secret_keys = stack_config(stack, extra)
     pulumi.runtime.set_all_config(config, secret_keys)
-    recorder = Recorder(config.get("aws:region", "us-east-1"), preview)
+    recorder = Recorder(config.get("aws:region", "us-east-1"), preview, account)
     monitor = RecordingMonitor(recorder)
     mocks.set_mocks(recorder, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
 

@@ -12,13 +12,8 @@ from service.contract import (
     Env,
 )
 from service.settings import Settings, env_name
-from tests.infra.conftest import FAKE_OPENAI_KEY, Programs, Run
-from tests.infra.recorded import ALL, MOCK_TOKEN, secret_value
-
-
-@pytest.fixture(params=ALL)
-def run(request: pytest.FixtureRequest, programs: Programs) -> Run:
-    return programs[request.param]
+from tests.infra.conftest import FAKE_OPENAI_KEY, Run
+from tests.infra.recorded import MOCK_TOKEN, secret_value
 
 
 def test_every_aws_resource_uses_the_tagged_us_provider(run: Run) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infra.conftest import Programs, Run
+from tests.infra.conftest import ACCOUNTS, Programs, Run
 from tests.infra.recorded import role_policy, statements
+from tests.infra.run_program import OIDC_URL
 
 
 @pytest.mark.parametrize("variant", ["prod-full", "staging-reuse"])
@@ -36,13 +37,18 @@ def test_deploy_role_trust_is_bound_to_the_repository_environment(programs: Prog
     }
 
 
-def test_oidc_provider_is_created_unless_an_existing_one_is_given(programs: Programs) -> None:
-    assert len(programs["prod-full"].of("aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+def test_the_accounts_oidc_provider_is_reused_and_one_is_created_only_where_there_is_none(programs: Programs) -> None:
+    created = programs["prod-full"].one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    # Another stack or fork may trust it by the time this one is destroyed: Pulumi forgets it, never deletes it.
+    assert created["retainOnDelete"] is True
+    assert created["protect"] is False  # protect would block the next `up`, which finds it and lets it go
     reuse = programs["staging-reuse"]
+    assert OIDC_URL in ACCOUNTS["staging-reuse"]["oidcProviders"]
+    assert "openai-aws-template:githubOidcProviderArn" not in reuse.config
     assert reuse.of("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     role = next(r for r in reuse.of("aws:iam/role:Role") if r["name"] == "github-role")
     (trust,) = statements(role["inputs"]["assumeRolePolicy"])
-    assert trust["Principal"]["Federated"] == reuse.config["openai-aws-template:githubOidcProviderArn"]
+    assert trust["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
 
 
 def test_no_deploy_role_without_a_repository(staging: Run) -> None:

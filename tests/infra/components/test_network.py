@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from service.contract import (
     CONTAINER_PORT,
 )
-from tests.infra.conftest import Programs, Run
+from tests.infra.conftest import ACCOUNTS, FAKE_OPENAI_KEY, HERE, PROD_CERTIFICATE, ROOT, Programs, Run
+from tests.infra.run_program import DEFAULT_ACCOUNT
 
 
 def test_tasks_and_cache_are_private(run: Run) -> None:
@@ -66,3 +71,37 @@ def test_vpc_endpoints_only_when_switched_on(staging: Run, programs: Programs) -
     assert services == ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"]
     interface = [e for e in endpoints if e["vpcEndpointType"] == "Interface"]
     assert all(e["privateDnsEnabled"] is True for e in interface)
+
+
+def test_subnets_use_the_first_zones_that_need_no_opt_in(run: Run) -> None:
+    standard = sorted(
+        z["name"].format(region="us-east-1")
+        for z in ACCOUNTS.get(run.variant, DEFAULT_ACCOUNT)["zones"]
+        if z["optInStatus"] == "opt-in-not-required"
+    )
+    count = 3 if run.stack == "prod" else 2
+    used = {s["inputs"]["availabilityZone"] for s in run.of("aws:ec2/subnet:Subnet")}
+    assert used == set(standard[:count])
+
+
+def test_a_region_with_too_few_standard_zones_stops_the_program_naming_azcount() -> None:
+    two_zones = {
+        "zones": [
+            {"name": "{region}-bos-1a", "optInStatus": "opted-in"},
+            {"name": "{region}a", "optInStatus": "opt-in-not-required"},
+            {"name": "{region}b", "optInStatus": "opt-in-not-required"},
+        ],
+        "oidcProviders": [],
+    }
+    config = json.dumps({"openaiApiKey": FAKE_OPENAI_KEY, "certificateArn": PROD_CERTIFICATE})
+    done = subprocess.run(
+        [sys.executable, str(HERE / "run_program.py"), "prod", config, "--account", json.dumps(two_zones)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+        check=True,
+    )
+    error = json.loads(done.stdout)["error"]
+    assert error.startswith("ConfigError: openai-aws-template:azCount: us-east-1 offers this account 2 ")
+    assert "Fix: set azCount to 2 or less" in error

@@ -35,3 +35,15 @@ def test_with_an_image_digest_nothing_is_built(programs: Programs) -> None:
     run = programs["prod-full"]
     assert run.of("docker-build:index:Image") == []
     assert run.container()["image"] == CI_IMAGE
+
+
+@pytest.mark.parametrize("variant", ["staging", "prod"])
+def test_the_bootstrap_image_outlives_its_resource_when_ci_takes_over(programs: Programs, variant: str) -> None:
+    # Once CI sets `image`, this resource leaves the program; deleting it would delete the image ECS runs.
+    assert programs[variant].one("docker-build:index:Image")["retainOnDelete"] is True
+
+
+def test_prod_protects_its_repository_and_staging_can_delete_it(staging: Run, prod: Run) -> None:
+    kept, scratch = prod.one("aws:ecr/repository:Repository"), staging.one("aws:ecr/repository:Repository")
+    assert (kept["protect"], kept["inputs"]["forceDelete"]) == (True, False)
+    assert (scratch["protect"], scratch["inputs"]["forceDelete"]) == (False, True)

@@ -189,7 +189,7 @@ class Finding:
 
     policy: str
     level: str
-    """"advisory" or "mandatory"."""
+    """Either "advisory" or "mandatory"."""
     message: str
     """As the servicer builds it: the policy's description, a newline, the rule's message."""
     urn: str
@@ -261,7 +261,9 @@ STACK = "pulumi:pulumi:Stack"
 
 def _recorded(run: Run, record: Mapping[str, Any], properties: str) -> Resource:
     providers = {p["urn"]: p for p in run.resources if p["type"].startswith("pulumi:providers:")}
-    provider = providers.get(str(record.get("provider") or "").rpartition("::")[0])
+    # A provider reference is "<urn>::<id>".
+    used = providers.get(str(record.get("provider") or "").rpartition("::")[0])
+    provider = Provider(used["type"], used["name"], used["urn"], used["wire_inputs"]) if used else None
     return Resource(
         type=record["type"],
         name=record["name"],
@@ -275,7 +277,7 @@ def _recorded(run: Run, record: Mapping[str, Any], properties: str) -> Resource:
         delete_before_replace=record["deleteBeforeReplace"],
         additional_secret_outputs=record["additionalSecretOutputs"],
         custom_timeouts=record["customTimeouts"],
-        provider=provider and Provider(provider["type"], provider["name"], provider["urn"], provider["wire_inputs"]),
+        provider=provider,
     )
 
 
