@@ -3,7 +3,11 @@
 # only the virtual environment and the service code, runs as a non-root user and works with a
 # read-only root filesystem (writable /tmp comes from the task definition's volume).
 
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The base image is a literal FROM, tag and digest, so Dependabot proposes its updates (it cannot read
+# `FROM ${ARG}`). PYTHON_IMAGE names that stage by default; set it to build on another base image
+# (`--build-arg PYTHON_IMAGE=...`, e.g. a stand-in on a machine that cannot reach Docker Hub).
+ARG PYTHON_IMAGE=python-base
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS python-base
 
 FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 \
@@ -12,7 +16,9 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install "uv==0.13.9"
+# uv's pin lives in a requirements file so that Dependabot (pip) keeps it current.
+COPY docker/uv-requirements.txt /tmp/uv-requirements.txt
+RUN pip install -r /tmp/uv-requirements.txt
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 # Runtime dependencies only: no dev or infra groups, and the project itself is not installed

@@ -17,7 +17,7 @@ from infra.components.network import Network, NetworkArgs, standard_zones
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.service import ApiService, ApiServiceArgs
-from infra.outputs import FIRST_CLIENT_API_KEY
+from infra.outputs import CLIENT_API_KEYS_SECRET_ARN, FIRST_CLIENT_API_KEY
 
 cfg = config.load()
 prefix = f"{config.PROJECT}-{cfg.stack}"
@@ -126,7 +126,8 @@ api = ApiService(
         cpu=cfg.cpu,
         memory=cfg.memory,
         desired_count=cfg.min_tasks,
-        subnet_ids=network.private_subnet_ids,
+        subnet_ids=network.task_subnet_ids,
+        assign_public_ip=network.task_public_ip,
         security_group_id=firewall.service_sg_id,
         target_group_arn=web.target_group_arn,
         budget=cfg.budget,
@@ -142,6 +143,7 @@ api = ApiService(
         health_check_grace_period_seconds=cfg.health_check_grace_period_seconds,
         spot_percent=cfg.spot_percent,
         on_demand_base=cfg.on_demand_base,
+        container_insights=cfg.container_insights,
         # The target group must be attached to a listener before a service can register tasks in it.
         wait_for=[*web.listeners, *monitoring.deployment_alarms],
     ),
@@ -186,6 +188,8 @@ if cfg.github_repository is not None:
             service_name=service_name,
             task_family=api.task_family,
             pass_role_arns=[api.execution_role_arn, api.task_role_arn],
+            state_bucket=cfg.state_bucket,
+            state_kms_key_arn=cfg.state_kms_key_arn,
         ),
         opts,
     ).role_arn
@@ -198,3 +202,4 @@ pulumi.export("log_group_name", api.log_group_name)
 pulumi.export("dashboard_url", monitoring.dashboard_url)
 pulumi.export("deploy_role_arn", deploy_role_arn)
 pulumi.export(FIRST_CLIENT_API_KEY, secrets.first_client_api_key)
+pulumi.export(CLIENT_API_KEYS_SECRET_ARN, secrets.client_api_keys_secret_arn)

@@ -53,7 +53,7 @@ OWNED_ENV: Final[Mapping[str, str]] = {
     Env.GRACEFUL_TIMEOUT: "maxStreamSeconds",
     Env.OPENAI_API_KEY: "openaiApiKey (kept in Secrets Manager)",
     Env.OPENAI_API_KEY_SECRET_ARN: "openaiApiKey or openaiApiKeySecretArn",
-    Env.CLIENT_API_KEYS: "the client-keys secret (scripts/client-keys or put-secret-value)",
+    Env.CLIENT_API_KEYS: "the client-keys secret (python -m scripts.client_keys)",
     Env.REDIS_URL: "the stack's cache",
     Env.REDIS_AUTH_TOKEN: "the stack's cache",
     Env.AWS_REGION: "aws:region",
@@ -192,8 +192,10 @@ KEYS: Final[tuple[Key, ...]] = (
     Key("image", None, "Image digest reference (`repo@sha256:...`), set by CI. Unset: build ./Dockerfile.", "image",
         _DIGEST_REF),
     Key("azCount", "2", "Availability zones for subnets, NAT and cache (2 or 3).", "az_count", integer(2, 3)),
-    Key("natGateways", "single", "`single` (one NAT for the VPC) or `perAz` (one per zone, no shared fate).",
-        "nat_gateways", choice("single", "perAz")),
+    Key("natGateways", "single",
+        "`single` (one NAT for the VPC), `perAz` (one per zone, no shared fate) or `none` (tasks run in the public "
+        "subnets with public IPs; their security group still admits only the load balancer).",
+        "nat_gateways", choice("single", "perAz", "none")),
     Key("vpcCidr", "10.0.0.0/16", "VPC CIDR block (a /16; subnets are /20 slices of it).", "vpc_cidr",
         matching(_PRIVATE_16, "not a private /16", "set e.g. 10.0.0.0/16")),
     Key("vpcEndpoints", "false", "Create VPC endpoints (ECR api/dkr, S3, CloudWatch Logs, Secrets Manager).",
@@ -223,6 +225,9 @@ KEYS: Final[tuple[Key, ...]] = (
         one_of(LOG_RETENTION_DAYS, "CloudWatch Logs does not accept {n}")),
     Key("accessLogRetentionDays", "90", "Days ALB access logs are kept in S3.", "access_log_retention_days",
         integer(1, 3650)),
+    Key("containerInsights", "enhanced",
+        "ECS Container Insights: `enhanced` (task and container metrics too) or `enabled` (cluster, service and "
+        "task family only; cheaper).", "container_insights", choice("enhanced", "enabled")),
     Key("deletionProtection", "false",
         "Protect stateful resources: ALB deletion protection; Pulumi `protect` on the KMS key, secrets, image "
         "repository, cache (with a final snapshot) and log groups; cache changes wait for its maintenance window.",
@@ -261,6 +266,15 @@ KEYS: Final[tuple[Key, ...]] = (
         "The account's GitHub OIDC provider. Unset: found by its URL, or created (and kept) if the account has none.",
         "github_oidc_provider_arn",
         matching(r"arn:aws:iam::\d{12}:oidc-provider/\S+", "not an IAM OIDC provider ARN", "set arn:aws:iam::...")),
+    Key("stateBucket", None,
+        "S3 bucket of a self-managed Pulumi backend; the deploy role may read and write its objects.",
+        "state_bucket",
+        matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "not an S3 bucket name", "set the bucket of PULUMI_BACKEND_URL")),
+    Key("stateKmsKeyArn", None,
+        "KMS key ARN of the `awskms://` secrets provider; the deploy role may encrypt and decrypt with it.",
+        "state_kms_key_arn",
+        matching(r"arn:aws:kms:[a-z0-9-]+:\d{12}:key/\S+", "not a KMS key ARN (an alias will not do)",
+                 "set arn:aws:kms:<region>:<account>:key/<id> (aws kms describe-key --key-id alias/...)")),
 )  # fmt: skip
 
 
@@ -272,7 +286,7 @@ class StackConfig:
     region: str
     image: str | None
     az_count: int
-    nat_gateways: Literal["single", "perAz"]
+    nat_gateways: Literal["single", "perAz", "none"]
     vpc_cidr: str
     vpc_endpoints: bool
     cpu: int
@@ -289,6 +303,7 @@ class StackConfig:
     health_check_grace_period_seconds: int
     log_retention_days: int
     access_log_retention_days: int
+    container_insights: Literal["enhanced", "enabled"]
     deletion_protection: bool
     has_openai_api_key: bool
     openai_api_key_secret_arn: str | None
@@ -306,6 +321,8 @@ class StackConfig:
     monthly_budget_usd: int
     github_repository: str | None
     github_oidc_provider_arn: str | None
+    state_bucket: str | None
+    state_kms_key_arn: str | None
     # Set by `load()` from the secret config value; never part of `parse()` so it stays an Output.
     openai_api_key: pulumi.Output[str] | None = None
 
@@ -319,7 +336,7 @@ class StackConfig:
 
     @property
     def nat_gateway_count(self) -> int:
-        return self.az_count if self.nat_gateways == "perAz" else 1
+        return {"none": 0, "single": 1, "perAz": self.az_count}[self.nat_gateways]
 
     @property
     def service_environment(self) -> dict[str, str]:
@@ -397,7 +414,8 @@ def _one_openai_key(c: StackConfig) -> None:
         raise ConfigError(
             "openaiApiKey",
             "no OpenAI API key is configured",
-            "pulumi config set --secret openaiApiKey sk-..., or set openaiApiKeySecretArn",
+            "make bootstrap STACK=<stack> (docs/deploying.md), or `pulumi config set --secret openaiApiKey` (it "
+            "asks for the key, which then stays off the command line), or set openaiApiKeySecretArn",
         )
 
 

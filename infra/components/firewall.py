@@ -2,6 +2,9 @@
 
 internet --80/443--> ALB --CONTAINER_PORT--> tasks --6379--> cache
                                              tasks --443--> internet (OpenAI, AWS APIs via NAT)
+
+The tasks' group admits the load balancer's group and nothing else, so it holds whether tasks sit behind
+NAT or in public subnets with public IPs (natGateways: none); the policy pack's ecs-no-public-ip checks it.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class Firewall(pulumi.ComponentResource):
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-service-out-https",
             security_group_id=service.id,
-            description="OpenAI and AWS APIs over HTTPS (through NAT or VPC endpoints)",
+            description="OpenAI and AWS APIs over HTTPS (through NAT, VPC endpoints, or the task's public IP)",
             ip_protocol="tcp",
             from_port=443,
             to_port=443,

@@ -1,4 +1,4 @@
-"""GitHub Actions deploy role: OIDC trust bound to one repository environment, rights for image deploys."""
+"""GitHub Actions deploy role: OIDC trust bound to one environment and one workflow, rights for image deploys."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ import pulumi
 import pulumi_aws as aws
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# The reusable workflow whose job assumes the role, on the branch Deploy runs on. A job's
+# `job_workflow_ref` claim names the workflow file the job is defined in (`deploy-stack.yml`, which
+# `deploy.yml` calls), so no other workflow of the repository can assume the role, even in the environment.
+DEPLOY_WORKFLOW = ".github/workflows/deploy-stack.yml"
+DEPLOY_REF = "refs/heads/main"
 
 
 @dataclass
@@ -29,10 +34,14 @@ class GithubDeployArgs:
     task_family: str
     pass_role_arns: list[pulumi.Output[str]]
     """The task's execution and task roles, which a new task definition revision names."""
+    state_bucket: str | None = None
+    """S3 bucket of a self-managed Pulumi backend; None: the state is elsewhere (Pulumi Cloud)."""
+    state_kms_key_arn: str | None = None
+    """KMS key of the `awskms://` secrets provider (and of the state bucket, if it encrypts with it)."""
 
 
 class GithubDeploy(pulumi.ComponentResource):
-    """IAM role that `repo:<owner>/<repo>:environment:<stack>` assumes to push an image and roll it out."""
+    """IAM role that `deploy-stack.yml` on `main`, in the stack's environment, assumes to push and roll out an image."""
 
     role_arn: pulumi.Output[str]
 
@@ -43,11 +52,12 @@ class GithubDeploy(pulumi.ComponentResource):
 
         provider_arn = self._oidc_provider(name, args.oidc_provider_arn)
         subject = f"repo:{args.repository}:environment:{args.environment}"
+        workflow = f"{args.repository}/{DEPLOY_WORKFLOW}@{DEPLOY_REF}"
         role = aws.iam.Role(
             f"{name}-role",
             description=f"GitHub Actions deploys of {args.repository} to the {args.environment} stack",
             max_session_duration=3600,
-            assume_role_policy=provider_arn.apply(lambda arn: _trust(arn, subject)),
+            assume_role_policy=provider_arn.apply(lambda arn: _trust(arn, subject, workflow)),
             opts=child,
         )
         task_definitions = pulumi.Output.concat(
@@ -88,6 +98,8 @@ class GithubDeploy(pulumi.ComponentResource):
                             ],
                             args.repository_arn,
                         ),
+                        # Prod's deploy stops on critical findings of ECR's scan on push.
+                        _allow("ReadOurScanFindings", ["ecr:DescribeImageScanFindings"], args.repository_arn),
                         # These take no narrower resource than "*" in IAM.
                         _allow(
                             "RegisterTaskDefinitions",
@@ -105,6 +117,7 @@ class GithubDeploy(pulumi.ComponentResource):
                             **_allow("PassOurTaskRoles", ["iam:PassRole"], args.pass_role_arns),
                             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
                         },
+                        *_state_backend(args.state_bucket, args.state_kms_key_arn),
                     ],
                 }
             ),
@@ -145,7 +158,20 @@ def _allow(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
 
 
-def _trust(provider_arn: str, subject: str) -> str:
+def _state_backend(bucket: str | None, key_arn: str | None) -> list[dict[str, Any]]:
+    """What `pulumi up` needs of a self-managed backend: the state objects and the secrets provider's key."""
+    statements: list[dict[str, Any]] = []
+    if bucket is not None:
+        statements += [
+            _allow("ListStateBucket", ["s3:ListBucket"], f"arn:aws:s3:::{bucket}"),
+            _allow("ReadWriteState", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], f"arn:aws:s3:::{bucket}/*"),
+        ]
+    if key_arn is not None:
+        statements.append(_allow("UseStateKey", ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], key_arn))
+    return statements
+
+
+def _trust(provider_arn: str, subject: str, workflow: str) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -155,10 +181,13 @@ def _trust(provider_arn: str, subject: str) -> str:
                     "Principal": {"Federated": provider_arn},
                     "Action": "sts:AssumeRoleWithWebIdentity",
                     "Condition": {
-                        # Exact match on both claims: no wildcard lets another repository or branch in.
+                        # Exact match on every claim: no wildcard lets another repository, environment,
+                        # workflow or branch in. `sub` has GitHub's default form; an organisation with a
+                        # customised subject template opts the repository out of it (docs/ci.md).
                         "StringEquals": {
                             f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
                             f"{GITHUB_OIDC_HOST}:sub": subject,
+                            f"{GITHUB_OIDC_HOST}:job_workflow_ref": workflow,
                         }
                     },
                 }

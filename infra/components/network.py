@@ -1,4 +1,8 @@
-"""VPC with public subnets for the load balancer and private subnets for tasks and the cache."""
+"""VPC with public subnets for the load balancer and private subnets for the cache and (behind NAT) the tasks.
+
+Without NAT gateways (`nat_gateway_count=0`, staging's choice) the tasks run in the public subnets and need
+public IPs to reach the internet; their security group still admits only the load balancer (firewall.py).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ class NetworkArgs:
     zones: list[str]
     """Zones to spread subnets over (2 or 3), from `standard_zones`."""
     nat_gateway_count: int
-    """1 (shared NAT, cheaper) or one per zone (survives a zone outage)."""
+    """0 (tasks in the public subnets, with public IPs), 1 (shared NAT) or one per zone (survives a zone outage)."""
     region: str
     """The stack's region, for VPC endpoint service names."""
     vpc_endpoints: bool = False
@@ -43,11 +47,15 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
+    task_subnet_ids: list[pulumi.Output[str]]
+    """Where the tasks run: the private subnets behind NAT, or the public ones when there is no NAT."""
+    task_public_ip: bool
+    """Whether tasks need a public IP to reach the internet (no NAT)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openai-aws-template:index:Network", name, None, opts)
-        if args.nat_gateway_count not in (1, len(args.zones)):
-            raise ValueError(f"nat_gateway_count must be 1 or the number of zones ({len(args.zones)})")
+        if args.nat_gateway_count not in (0, 1, len(args.zones)):
+            raise ValueError(f"nat_gateway_count must be 0, 1 or the number of zones ({len(args.zones)})")
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -62,17 +70,22 @@ class Network(pulumi.ComponentResource):
             )
         nats = self._nat_gateways(args.nat_gateway_count, public)
         private_rts = self._private_route_tables(vpc, private, nats)
+        tasks_public = not nats
         if args.vpc_endpoints:
-            self._endpoints(name, args, vpc, private, private_rts)
+            # Image layers come from S3 through the route tables of the subnets the tasks run in.
+            self._endpoints(name, args, vpc, private, [public_rt] if tasks_public else private_rts)
 
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
+        self.task_subnet_ids = self.public_subnet_ids if tasks_public else self.private_subnet_ids
+        self.task_public_ip = tasks_public
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
+                "task_subnet_ids": self.task_subnet_ids,
             }
         )
 
@@ -108,7 +121,8 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             cidr_block=cidr,
             availability_zone=zone,
-            # Only the ALB is public and it gets its own addresses; nothing else should be.
+            # Nothing gets a public IP by default: the ALB has its own addresses, and tasks without NAT
+            # ask for one per task (ECS assignPublicIp), behind a group that admits only the ALB.
             map_public_ip_on_launch=False,
             tags={"Name": f"{self._name}-{tier}-{i}", "tier": tier},
             opts=self._child,
@@ -134,14 +148,16 @@ class Network(pulumi.ComponentResource):
         tables = []
         for i, subnet in enumerate(private):
             table = aws.ec2.RouteTable(f"{self._name}-private-{i}-rt", vpc_id=vpc.id, opts=self._child)
-            aws.ec2.Route(
-                f"{self._name}-private-{i}-default",
-                route_table_id=table.id,
-                destination_cidr_block="0.0.0.0/0",
-                # With one NAT every zone shares it; with one per zone a zone's traffic stays in it.
-                nat_gateway_id=nats[i % len(nats)].id,
-                opts=self._child,
-            )
+            # Without NAT the private subnets hold only the cache, which needs no way out at all.
+            if nats:
+                aws.ec2.Route(
+                    f"{self._name}-private-{i}-default",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    # With one NAT every zone shares it; with one per zone a zone's traffic stays in it.
+                    nat_gateway_id=nats[i % len(nats)].id,
+                    opts=self._child,
+                )
             aws.ec2.RouteTableAssociation(
                 f"{self._name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=table.id, opts=self._child
             )
@@ -154,7 +170,7 @@ class Network(pulumi.ComponentResource):
         args: NetworkArgs,
         vpc: aws.ec2.Vpc,
         private: list[aws.ec2.Subnet],
-        private_rts: list[aws.ec2.RouteTable],
+        task_route_tables: list[aws.ec2.RouteTable],
     ) -> None:
         child = pulumi.ResourceOptions(parent=self)
         sg = aws.ec2.SecurityGroup(
@@ -179,7 +195,7 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_rts],
+            route_table_ids=[rt.id for rt in task_route_tables],
             opts=child,
         )
         for service in ("ecr.api", "ecr.dkr", "logs", "secretsmanager"):

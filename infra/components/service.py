@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -35,6 +35,7 @@ class ApiServiceArgs:
     """Initial task count only; autoscaling owns it afterwards."""
     subnet_ids: list[pulumi.Output[str]]
     security_group_id: pulumi.Input[str]
+    """The tasks' only group: it admits the load balancer and nothing else, public IP or not."""
     target_group_arn: pulumi.Input[str]
     budget: StreamingBudget
     """The container's stopTimeout follows it (SIGTERM, drain, then SIGKILL)."""
@@ -56,10 +57,14 @@ class ApiServiceArgs:
     spot_percent: int = 0
     """Share of tasks above `on_demand_base` on Fargate Spot (0-100)."""
     on_demand_base: int = 0
+    assign_public_ip: bool = False
+    """Give each task a public IP: its only way out when the subnets have no NAT (`Network.task_public_ip`)."""
+    container_insights: Literal["enhanced", "enabled"] = "enhanced"
+    """`enhanced` (task and container metrics) or `enabled` (cluster, service and task family only)."""
 
 
 class ApiService(pulumi.ComponentResource):
-    """ECS cluster with Container Insights and a private Fargate service behind the target group."""
+    """ECS cluster with Container Insights and a Fargate service behind the target group."""
 
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
@@ -73,6 +78,8 @@ class ApiService(pulumi.ComponentResource):
         super().__init__("openai-aws-template:index:ApiService", name, None, opts)
         if not 0 <= args.spot_percent <= 100:
             raise ValueError("spot_percent must be between 0 and 100")
+        if args.container_insights not in ("enhanced", "enabled"):
+            raise ValueError("container_insights must be 'enhanced' or 'enabled'")
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -110,7 +117,7 @@ class ApiService(pulumi.ComponentResource):
         cluster = aws.ecs.Cluster(
             f"{self._name}-cluster",
             name=self._args.cluster_name,
-            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enhanced")],
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value=self._args.container_insights)],
             opts=self._child,
         )
         capacity = aws.ecs.ClusterCapacityProviders(
@@ -239,7 +246,9 @@ class ApiService(pulumi.ComponentResource):
             desired_count=args.desired_count,
             capacity_provider_strategies=self._capacity_strategies(),
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
+                subnets=args.subnet_ids,
+                security_groups=[args.security_group_id],
+                assign_public_ip=args.assign_public_ip,
             ),
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(

@@ -60,6 +60,8 @@ SUBNET = "aws:ec2/subnet:Subnet"
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+GROUPS = frozenset({SECURITY_GROUP, DEFAULT_SECURITY_GROUP})
 SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -341,12 +343,6 @@ def _container_insights(typ: str, props: Props) -> Iterator[str]:
     yield from _one(not enabled, "ECS cluster without Container Insights")
 
 
-def _ecs_no_public_ip(typ: str, props: Props) -> Iterator[str]:
-    yield from _one(
-        _get(props, "networkConfiguration", "assignPublicIp") is True, "ECS service assigns public IPs to tasks"
-    )
-
-
 def _ecs_read_only_root(typ: str, props: Props) -> Iterator[str]:
     for c in _containers(props):
         yield from _one(c.get("readonlyRootFilesystem") is not True, f"container {c.get('name')} has a writable root")
@@ -563,6 +559,20 @@ def _github_oidc_trust(typ: str, props: Props) -> Iterator[str]:
             exact.get("token.actions.githubusercontent.com:aud") != "sts.amazonaws.com",
             "GitHub OIDC trust does not require the sts.amazonaws.com audience",
         )
+        # Any workflow of the repository that reaches the environment would match `sub` alone.
+        repositories = {v.split(":")[1] for v in subs if isinstance(v, str) and v.count(":") >= 2}
+        refs = _list(exact.get("token.actions.githubusercontent.com:job_workflow_ref"))
+        pinned = bool(refs) and all(
+            isinstance(ref, str)
+            and "*" not in ref
+            and re.fullmatch(r"[\w.-]+/[\w.-]+/\.github/workflows/[\w.-]+\.ya?ml@refs/heads/[\w./-]+", ref)
+            and ref.split("/.github/", 1)[0] in repositories
+            for ref in refs
+        )
+        yield from _one(
+            not pinned,
+            "GitHub OIDC trust does not pin job_workflow_ref to a workflow file on a branch of the subject's repo",
+        )
 
 
 # --- stack checks -----------------------------------------------------------------------------------
@@ -650,6 +660,71 @@ def _world_ipv6_ingress_dualstack(resources: Sequence[StackResource]) -> Finding
                 f"(ipAddressType {sorted(address_types[group])}); drop the rule or make the ALB dualstack",
                 r.urn,
             )
+
+
+def _foreign_ingress(rule: Mapping[str, Any], sources: tuple[str, ...], alb_groups: set[Any]) -> str | None:
+    """What an ingress rule admits besides load balancers' groups (None: only them). `sources` names its
+    source-group keys: `referencedSecurityGroupId`, `sourceSecurityGroupId` or an inline rule's `securityGroups`."""
+    others = [
+        f"{key} {value}"
+        for key in ("cidrIpv4", "cidrIpv6", "cidrBlocks", "ipv6CidrBlocks", "prefixListId", "prefixListIds")
+        for value in _list(rule.get(key))
+        if value
+    ]
+    if rule.get("self") is True:
+        others.append("the group's own members (self)")
+    groups = [g for key in sources for g in _list(rule.get(key))]
+    others += [f"group {g}" for g in groups if g not in alb_groups]
+    if not groups and not others:
+        others.append("a source this rule does not name")
+    return ", ".join(others) or None
+
+
+def _group_admits(group: Any, resources: Sequence[StackResource], alb_groups: set[Any]) -> Iterator[str]:
+    """Everything `group` admits that is not a load balancer's group, as `<what> (<rule>)`."""
+    owners = [g for g in _of(resources, GROUPS) if g.props.get("id") == group]
+    if not owners:
+        yield f"{group}, which this stack does not manage, so what it admits is unknown"
+        return
+    # (rule, the keys naming its source groups, where it is written)
+    rules: list[tuple[Mapping[str, Any], tuple[str, ...], str]] = [
+        (rule, ("securityGroups",), f"inline rule of {owner.name}")
+        for owner in owners
+        for rule in _list(owner.props.get("ingress"))
+        if isinstance(rule, Mapping)
+    ]
+    rules += [
+        (r.props, ("referencedSecurityGroupId",), r.name)
+        for r in _of(resources, SG_INGRESS)
+        if r.props.get("securityGroupId") == group
+    ]
+    rules += [
+        (r.props, ("sourceSecurityGroupId",), r.name)
+        for r in _of(resources, SG_RULE)
+        if r.props.get("securityGroupId") == group and r.props.get("type") == "ingress"
+    ]
+    for rule, sources, where in rules:
+        if problem := _foreign_ingress(rule, sources, alb_groups):
+            yield f"{problem} ({where})"
+
+
+def _ecs_public_ip_behind_alb_only(resources: Sequence[StackResource]) -> Findings:
+    """CKV_AWS_333 forbids public IPs on tasks. Without NAT a task needs one to reach the internet; that is
+    safe only while nothing but the load balancer can reach the task, so that is what this checks."""
+    public = [s for s in _of(resources, ECS_SERVICE) if _get(s.props, "networkConfiguration", "assignPublicIp") is True]
+    # Read only when needed: during a first preview the groups' ids are unknown and reading one skips the rule.
+    alb_groups = {g for alb in _of(resources, ALB) for g in _list(alb.props.get("securityGroups"))} if public else set()
+    for service in public:
+        groups = _list(_get(service.props, "networkConfiguration", "securityGroups"))
+        if not groups:
+            yield f"{service.name} gives tasks public IPs in the VPC's default security group", service.urn
+        for group in groups:
+            for admitted in _group_admits(group, resources, alb_groups):
+                yield (
+                    f"{service.name} gives tasks public IPs, but their group {group} admits {admitted}; "
+                    "a task with a public IP may admit only load balancers' security groups",
+                    service.urn,
+                )
 
 
 def _timeouts_agree(resources: Sequence[StackResource]) -> Findings:
@@ -803,11 +878,11 @@ RULES: tuple[ResourceRule | StackRule, ...] = (
         _container_insights,
         "CKV_AWS_65",
     ),
-    ResourceRule(
+    # CKV_AWS_333 itself forbids any public IP; ours allows one only where the load balancer alone can reach it.
+    StackRule(
         "ecs-no-public-ip",
-        "ECS services assign no public IPs",
-        frozenset({ECS_SERVICE}),
-        _ecs_no_public_ip,
+        "ECS tasks get a public IP only in security groups that admit nothing but load balancers' groups",
+        _ecs_public_ip_behind_alb_only,
         "CKV_AWS_333",
     ),
     ResourceRule(
@@ -942,7 +1017,7 @@ RULES: tuple[ResourceRule | StackRule, ...] = (
     ),
     ResourceRule(
         "github-oidc-trust-bound",
-        "GitHub OIDC trust requires the STS audience and an exact repository subject",
+        "GitHub OIDC trust requires the STS audience, an exact repository subject and the workflow (job_workflow_ref)",
         frozenset({IAM_ROLE}),
         _github_oidc_trust,
         "CKV_AWS_358",

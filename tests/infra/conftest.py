@@ -1,6 +1,6 @@
 """Run the Pulumi program for each stack (and a few config variants) once per session, under mocks.
 
-Each run is a separate process (`run_program.py`): the Pulumi runtime is process-global, and a
+Each run is a separate process (`python -m infra.mocks`): the Pulumi runtime is process-global, and a
 fresh process per stack is how the CLI runs it too. Every variant runs twice, as `pulumi up` does:
 a dry run (`programs.preview(variant)`, unknowns and all) and the update (`programs[variant]`). The
 runs start together and are awaited on first use, so the whole set costs about one run's wall time
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.infra.run_program import DEFAULT_ACCOUNT, OIDC_URL
+from infra.mocks import DEFAULT_ACCOUNT, OIDC_URL
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -27,12 +27,14 @@ ROOT = HERE.parents[1]
 FAKE_OPENAI_KEY = "sk-test-DO-NOT-LEAK-01234567"
 CI_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:" + "b" * 64
 PROD_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/prod-0000"
+STATE_KEY = "arn:aws:kms:us-east-1:123456789012:key/0000aaaa-1111-2222-3333-444455556666"
 
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "staging": ("staging", {"openaiApiKey": FAKE_OPENAI_KEY}),
     # Prod refuses plain HTTP, so its operator gives it a certificate (or a domain) as the stack file says.
     "prod": ("prod", {"openaiApiKey": FAKE_OPENAI_KEY, "certificateArn": PROD_CERTIFICATE}),
-    # Everything optional switched on: certificate and DNS, CI image, deploy role, e-mail, VPC endpoints.
+    # Everything optional switched on: certificate and DNS, CI image, deploy role (with an S3 state backend),
+    # e-mail, VPC endpoints.
     "prod-full": (
         "prod",
         {
@@ -43,6 +45,8 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
             "githubRepository": "acme/openai-api",
             "alarmEmail": "ops@example.com",
             "vpcEndpoints": "true",
+            "stateBucket": "acme-pulumi-state",
+            "stateKmsKeyArn": STATE_KEY,
         },
     ),
     # Existing resources reused: OpenAI key secret, certificate, and (ACCOUNTS) the account's OIDC provider.
@@ -56,7 +60,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
-# The AWS account a variant's invokes answer for, where it is not run_program.py's DEFAULT_ACCOUNT.
+# The AWS account a variant's invokes answer for, where it is not infra/mocks.py's DEFAULT_ACCOUNT.
 ACCOUNTS: dict[str, dict[str, Any]] = {
     "staging-reuse": {**DEFAULT_ACCOUNT, "oidcProviders": [OIDC_URL]},
 }
@@ -68,7 +72,7 @@ PHASES: tuple[Phase, ...] = ("preview", "up")
 
 @dataclass
 class Run:
-    """What one program run registered (run_program.py documents the fields of each resource)."""
+    """What one program run registered (infra/mocks.py documents the fields of each resource)."""
 
     variant: str
     stack: str
@@ -113,7 +117,8 @@ class Programs:
             (variant, phase): subprocess.Popen(
                 [
                     sys.executable,
-                    str(HERE / "run_program.py"),
+                    "-m",
+                    "infra.mocks",
                     stack,
                     json.dumps(extra),
                     *(["--preview"] if phase == "preview" else []),

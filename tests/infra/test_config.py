@@ -59,8 +59,9 @@ def test_staging_and_prod_are_sized_differently() -> None:
     staging, prod = _parse("staging"), _parse("prod", allowPlainHttp="true")
     assert (staging.cpu, staging.memory) != (prod.cpu, prod.memory)
     assert staging.max_tasks < prod.max_tasks
-    assert (staging.az_count, staging.nat_gateway_count, staging.cache_nodes) == (2, 1, 1)
+    assert (staging.az_count, staging.nat_gateway_count, staging.cache_nodes) == (2, 0, 1)
     assert (prod.az_count, prod.nat_gateway_count, prod.cache_nodes) == (3, 3, 2)
+    assert (staging.container_insights, prod.container_insights) == ("enabled", "enhanced")
     assert (staging.spot_percent, prod.spot_percent, prod.on_demand_base) == (100, 0, 2)
     assert (staging.deletion_protection, prod.deletion_protection) == (False, True)
 
@@ -137,7 +138,8 @@ def test_zones_are_the_first_standard_ones_and_too_few_name_azcount() -> None:
         ({"sseHeartbeatSeconds": "200"}, "sseHeartbeatSeconds", "ALB idle timeout"),
         ({"maxTasks": "many"}, "maxTasks", "not a whole number"),
         ({"azCount": "4"}, "azCount", "out of range"),
-        ({"natGateways": "two"}, "natGateways", "single, perAz"),
+        ({"natGateways": "two"}, "natGateways", "single, perAz, none"),
+        ({"containerInsights": "disabled"}, "containerInsights", "enhanced, enabled"),
         ({"image": "api:latest"}, "image", "digest"),
         ({"logRetentionDays": "45"}, "logRetentionDays", "does not accept 45"),
         ({"cacheEngine": "memcached"}, "cacheEngine", "valkey, redis"),

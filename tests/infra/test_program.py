@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.outputs import FIRST_CLIENT_API_KEY, SECRET_OUTPUTS
+from infra.outputs import CLIENT_API_KEYS_SECRET_ARN, FIRST_CLIENT_API_KEY, SECRET_OUTPUTS
 from service.contract import (
     CONTAINER_PORT,
     Env,
@@ -44,6 +44,7 @@ def test_outputs_are_the_documented_ones_and_only_the_first_client_key_is_secret
         "dashboard_url",
         "deploy_role_arn",
         FIRST_CLIENT_API_KEY,
+        CLIENT_API_KEYS_SECRET_ARN,
     }
     assert {name for name, o in run.outputs.items() if o["secret"]} == SECRET_OUTPUTS
     dumped = json.dumps(run.outputs)
@@ -76,7 +77,7 @@ def test_staging_is_small_and_prod_is_redundant(staging: Run, prod: Run) -> None
 
     assert (zones(staging), zones(prod)) == (2, 3)
     assert (len(staging.of("aws:ec2/natGateway:NatGateway")), len(prod.of("aws:ec2/natGateway:NatGateway"))) == (
-        1,
+        0,
         3,
     )
     s_cache = staging.inputs("aws:elasticache/replicationGroup:ReplicationGroup")

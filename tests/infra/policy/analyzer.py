@@ -15,7 +15,7 @@ What the engine puts in a request, and what we put instead:
   missing, and nothing the provider would reject is rejected.
 - `AnalyzeStack` (once, at the end): every resource's outputs, and the `pulumi:pulumi:Stack`
   resource whose properties are the stack outputs. We have the mock's state (`wire_state`): the
-  inputs plus the attributes run_program.py's Recorder invents; a real provider returns every
+  inputs plus the attributes infra/mocks.py's Recorder invents; a real provider returns every
   attribute of its schema. In a preview, attributes we do not invent are absent where a real
   plan has them unknown, so a rule reading one sees None where the analyzer would report
   "can't run during preview".

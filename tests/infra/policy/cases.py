@@ -94,6 +94,7 @@ EXACT_GITHUB_SUBJECT = {
     "StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": "repo:acme/api:environment:prod",
+        "token.actions.githubusercontent.com:job_workflow_ref": "acme/api/.github/workflows/deploy.yml@refs/heads/main",
     }
 }
 
@@ -106,6 +107,24 @@ def world_ingress(port: int, group: str, *, name: str = "ingress", ipv6: bool = 
 
 def alb(group: str, **props: Any) -> Resource:
     return res(ALB, {"securityGroups": [group], **props}, "alb")
+
+
+def group_ingress(group: str, name: str, **source: Any) -> Resource:
+    """An ingress rule on `group` on the container port, from `source` (a group or a CIDR)."""
+    props = {"securityGroupId": group, "fromPort": 8000, "toPort": 8000, "ipProtocol": "tcp", **source}
+    return res(SG_INGRESS, {**props, "description": "to the tasks"}, name)
+
+
+def public_tasks(*rules: Resource, public_ip: bool = True) -> list[Resource]:
+    """A stack whose ECS service runs tasks in `sg-task` (with public IPs), behind the ALB in `sg-alb`."""
+    network = {"assignPublicIp": public_ip, "securityGroups": ["sg-task"], "subnets": ["subnet-public-a"]}
+    return [
+        alb("sg-alb"),
+        res("aws:ec2/securityGroup:SecurityGroup", {"id": "sg-alb", "description": "alb"}, "alb-sg"),
+        res("aws:ec2/securityGroup:SecurityGroup", {"id": "sg-task", "description": "tasks"}, "task-sg"),
+        res("aws:ecs/service:Service", {"networkConfiguration": network}, "service"),
+        *rules,
+    ]
 
 
 BUCKET = res("aws:s3/bucket:Bucket", {"bucket": "logs-1", "id": "logs-1"}, "logs")
@@ -144,7 +163,11 @@ VIOLATING: dict[str, Case] = {
     "ecs-container-insights": res(
         "aws:ecs/cluster:Cluster", {"settings": [{"name": "containerInsights", "value": "disabled"}]}
     ),
-    "ecs-no-public-ip": res("aws:ecs/service:Service", {"networkConfiguration": {"assignPublicIp": True}}),
+    # Public IPs on tasks whose group also admits the VPC's range (a bastion, say), not just the ALB.
+    "ecs-no-public-ip": public_tasks(
+        group_ingress("sg-task", "from-alb", referencedSecurityGroupId="sg-alb"),
+        group_ingress("sg-task", "from-vpc", cidrIpv4="10.0.0.0/16"),
+    ),
     "ecs-read-only-root": res(TASK, task(readonlyRootFilesystem=False)),
     "ecs-not-privileged": res(TASK, task(privileged=True)),
     "ecs-separate-roles": res(TASK, {**task(), "taskRoleArn": "arn:aws:iam::1:role/exec"}),
@@ -228,7 +251,7 @@ COMPLIANT: dict[str, Case] = {
     "ecs-container-insights": res(
         "aws:ecs/cluster:Cluster", {"settings": [{"name": "containerInsights", "value": "enhanced"}]}
     ),
-    "ecs-no-public-ip": res("aws:ecs/service:Service", {"networkConfiguration": {"assignPublicIp": False}}),
+    "ecs-no-public-ip": public_tasks(group_ingress("sg-task", "from-alb", referencedSecurityGroupId="sg-alb")),
     "ecs-read-only-root": res(TASK, task()),
     "ecs-not-privileged": res(TASK, task(privileged=False)),
     "ecs-separate-roles": res(TASK, task()),

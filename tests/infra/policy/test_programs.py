@@ -13,7 +13,15 @@ import pytest
 
 from infra.policy import rules
 from tests.infra.conftest import PHASES, VARIANTS, Phase, Programs, Run
-from tests.infra.policy.analyzer import Finding, analyze, analyze_run, analyze_stack, final_state, registrations
+from tests.infra.policy.analyzer import (
+    Finding,
+    Resource,
+    analyze,
+    analyze_run,
+    analyze_stack,
+    final_state,
+    registrations,
+)
 
 # Advisory findings every stack has: no WAF (costs money), Secrets Manager cannot rotate an OpenAI key or
 # the client keys (people rotate them), 30-day logs, no VPC flow logs.
@@ -51,9 +59,12 @@ BUILT_FROM_OUTPUTS = {
     "iam-no-wildcard-actions",
     "iam-scoped-writes",
 }
+# Staging's tasks have public IPs (no NAT), so ecs-no-public-ip looks up their security group by its id.
+PUBLIC_TASKS = {"ecs-no-public-ip"}
 SKIPPED_IN_PREVIEW = {
-    "staging": MATCH_BY_ID | BUILT_FROM_OUTPUTS,
-    "staging-reuse": MATCH_BY_ID | BUILT_FROM_OUTPUTS,  # trusts an existing OIDC provider, by a known ARN
+    "staging": MATCH_BY_ID | BUILT_FROM_OUTPUTS | PUBLIC_TASKS,
+    # Trusts an existing OIDC provider, by a known ARN.
+    "staging-reuse": MATCH_BY_ID | BUILT_FROM_OUTPUTS | PUBLIC_TASKS,
     "prod": MATCH_BY_ID | BUILT_FROM_OUTPUTS,
     "prod-full": MATCH_BY_ID | BUILT_FROM_OUTPUTS | {"github-oidc-trust-bound"},  # trusts the provider it creates
 }
@@ -111,10 +122,27 @@ def _registered(run: Run, typ: str) -> list[Finding]:
     return analyze(resource)
 
 
-def test_container_insights_on_the_recorded_cluster_passes(staging: Run) -> None:
-    inputs = staging.one("aws:ecs/cluster:Cluster")["wire_inputs"]
-    assert {"name": "containerInsights", "value": "enhanced"} in inputs["settings"]
-    assert [f.policy for f in _registered(staging, "aws:ecs/cluster:Cluster")] == []
+@pytest.mark.parametrize(("variant", "mode"), [("staging", "enabled"), ("prod", "enhanced")])
+def test_container_insights_on_the_recorded_cluster_passes(programs: Programs, variant: str, mode: str) -> None:
+    run = programs[variant]
+    inputs = run.one("aws:ecs/cluster:Cluster")["wire_inputs"]
+    assert {"name": "containerInsights", "value": mode} in inputs["settings"]
+    assert [f.policy for f in _registered(run, "aws:ecs/cluster:Cluster")] == []
+
+
+def test_stagings_public_tasks_pass_because_their_group_admits_only_the_alb(staging: Run) -> None:
+    assert staging.inputs("aws:ecs/service:Service")["networkConfiguration"]["assignPublicIp"] is True
+    found = analyze_stack(final_state(staging))
+    assert [f for f in found if f.policy == "ecs-no-public-ip"] == []
+
+
+def test_a_rule_opening_stagings_public_tasks_to_anything_but_the_alb_is_blocked(staging: Run) -> None:
+    (group,) = staging.inputs("aws:ecs/service:Service")["networkConfiguration"]["securityGroups"]
+    debug = {"securityGroupId": group, "cidrIpv4": "203.0.113.7/32", "fromPort": 8000.0, "toPort": 8000.0}
+    opened = Resource("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "debug", {**debug, "id": "r-1"})
+    found = [f for f in analyze_stack([*final_state(staging), opened]) if f.policy == "ecs-no-public-ip"]
+    assert [f.mandatory for f in found] == [True]
+    assert "cidrIpv4 203.0.113.7/32 (debug)" in found[0].message
 
 
 def test_ecr_encryption_on_the_recorded_repository_passes(staging: Run) -> None:

@@ -15,14 +15,19 @@ from tests.infra.policy.cases import (
     alb,
     allow,
     findings,
+    group_ingress,
     messages,
     oidc_role,
     policy_doc,
+    public_tasks,
     res,
     task,
     timed_stack,
     world_ingress,
 )
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 
 # --- region and timing ----------------------------------------------------------------------------------
 
@@ -80,6 +85,106 @@ def test_ipv6_world_ingress_needs_a_dualstack_load_balancer() -> None:
 def test_ipv6_rule_is_advisory_because_it_opens_nothing_today() -> None:
     found = findings("world-ipv6-ingress-dualstack-only", [alb("sg-alb"), world_ingress(443, "sg-alb", ipv6=True)])
     assert [f.level for f in found] == ["advisory"]
+
+
+# --- public IPs on tasks (no NAT) -------------------------------------------------------------------------
+
+
+def test_a_task_with_a_public_ip_names_what_else_its_group_admits() -> None:
+    stack = public_tasks(
+        group_ingress("sg-task", "from-alb", referencedSecurityGroupId="sg-alb"),
+        group_ingress("sg-task", "from-vpc", cidrIpv4="10.0.0.0/16"),
+    )
+    assert messages("ecs-no-public-ip", stack) == [
+        "service gives tasks public IPs, but their group sg-task admits cidrIpv4 10.0.0.0/16 (from-vpc); "
+        "a task with a public IP may admit only load balancers' security groups"
+    ]
+
+
+def test_without_a_public_ip_the_rule_does_not_look_at_the_group() -> None:
+    open_group = group_ingress("sg-task", "from-vpc", cidrIpv4="10.0.0.0/16")
+    assert findings("ecs-no-public-ip", public_tasks(open_group, public_ip=False)) == []
+
+
+def test_a_task_group_with_no_ingress_at_all_may_have_a_public_ip() -> None:
+    assert findings("ecs-no-public-ip", public_tasks()) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "admitted"),
+    [
+        # Another group than the load balancer's.
+        (group_ingress("sg-task", "from-other", referencedSecurityGroupId="sg-other"), "group sg-other"),
+        # The world, on the container port.
+        (world_ingress(8000, "sg-task", name="from-world"), "cidrIpv4 0.0.0.0/0"),
+        (world_ingress(8000, "sg-task", name="from-world-v6", ipv6=True), "cidrIpv6 ::/0"),
+        # A managed prefix list (CloudFront's, say) is a range of addresses, not the load balancer.
+        (group_ingress("sg-task", "from-list", prefixListId="pl-3b927c52"), "prefixListId pl-3b927c52"),
+        # The older rule resource, by source group and by CIDR.
+        (
+            res(SG_RULE, {"type": "ingress", "securityGroupId": "sg-task", "sourceSecurityGroupId": "sg-other"}, "r"),
+            "group sg-other",
+        ),
+        (
+            res(SG_RULE, {"type": "ingress", "securityGroupId": "sg-task", "cidrBlocks": ["0.0.0.0/0"]}, "r"),
+            "0.0.0.0/0",
+        ),
+        (res(SG_RULE, {"type": "ingress", "securityGroupId": "sg-task", "self": True}, "r"), "(self)"),
+    ],
+)
+def test_a_public_task_group_admitting_anything_but_the_alb_is_reported(extra: Resource, admitted: str) -> None:
+    found = messages("ecs-no-public-ip", public_tasks(extra))
+    assert len(found) == 1
+    assert admitted in found[0]
+
+
+def test_egress_and_rules_on_other_groups_do_not_count() -> None:
+    egress = res(SG_RULE, {"type": "egress", "securityGroupId": "sg-task", "cidrBlocks": ["0.0.0.0/0"]}, "out")
+    elsewhere = world_ingress(443, "sg-alb", name="alb-https")
+    from_alb = res(SG_RULE, {"type": "ingress", "securityGroupId": "sg-task", "sourceSecurityGroupId": "sg-alb"}, "r")
+    assert findings("ecs-no-public-ip", public_tasks(egress, elsewhere, from_alb)) == []
+
+
+def test_inline_rules_count_too() -> None:
+    def stack(*ingress: dict[str, Any]) -> list[Resource]:
+        inline = res(SECURITY_GROUP, {"id": "sg-task", "description": "tasks", "ingress": list(ingress)}, "task-sg")
+        return [r for r in public_tasks() if r.name != "task-sg"] + [inline]
+
+    from_alb = {"securityGroups": ["sg-alb"], "fromPort": 8000, "toPort": 8000, "protocol": "tcp"}
+    assert findings("ecs-no-public-ip", stack(from_alb)) == []
+    assert findings("ecs-no-public-ip", stack({**from_alb, "self": True}))
+    assert findings("ecs-no-public-ip", stack(from_alb, {"cidrBlocks": ["10.0.0.0/8"], "fromPort": 22, "toPort": 22}))
+    assert findings("ecs-no-public-ip", stack({"securityGroups": ["sg-alb", "sg-other"]}))
+
+
+def test_sharing_the_load_balancers_group_is_reported_because_that_group_admits_the_internet() -> None:
+    stack = [*public_tasks(world_ingress(443, "sg-alb", name="alb-https")), alb("sg-alb")]
+    service = res(
+        "aws:ecs/service:Service",
+        {"networkConfiguration": {"assignPublicIp": True, "securityGroups": ["sg-alb"]}},
+        "service",
+    )
+    found = messages("ecs-no-public-ip", [service if r.name == "service" else r for r in stack])
+    assert found
+    assert "cidrIpv4 0.0.0.0/0 (alb-https)" in found[0]
+
+
+def test_a_group_the_stack_does_not_manage_or_no_group_at_all_cannot_be_vouched_for() -> None:
+    def service(groups: list[str]) -> Resource:
+        network = {"assignPublicIp": True, "securityGroups": groups}
+        return res("aws:ecs/service:Service", {"networkConfiguration": network}, "service")
+
+    [foreign] = messages("ecs-no-public-ip", [alb("sg-alb"), service(["sg-elsewhere"])])
+    assert "sg-elsewhere, which this stack does not manage" in foreign
+    [default] = messages("ecs-no-public-ip", [alb("sg-alb"), service([])])
+    assert "default security group" in default
+
+
+def test_public_ip_rule_waits_for_the_groups_to_be_known() -> None:
+    network = {"assignPublicIp": True, "securityGroups": [UNKNOWN]}
+    stack = [*public_tasks(), res("aws:ecs/service:Service", {"networkConfiguration": network}, "service-2")]
+    [skipped] = findings("ecs-no-public-ip", stack)
+    assert skipped.skipped_in_preview
 
 
 # --- stack outputs --------------------------------------------------------------------------------------------
@@ -231,6 +336,27 @@ def test_single_statement_and_single_action_forms_are_read() -> None:
 
 def test_github_trust_with_exact_subject_passes() -> None:
     assert findings("github-oidc-trust-bound", res("aws:iam/role:Role", oidc_role(EXACT_GITHUB_SUBJECT))) == []
+
+
+_WORKFLOW_REF = "token.actions.githubusercontent.com:job_workflow_ref"
+
+
+@pytest.mark.parametrize(
+    "workflow_ref",
+    [
+        None,  # any workflow that reaches the environment
+        "acme/api/.github/workflows/*@refs/heads/main",
+        "acme/api/.github/workflows/deploy.yml@*",
+        "acme/api/.github/workflows/deploy.yml@refs/pull/1/merge",
+        "evil/api/.github/workflows/deploy.yml@refs/heads/main",  # another repository's reusable workflow
+    ],
+)
+def test_github_trust_must_pin_the_workflow_of_the_subjects_repository(workflow_ref: str | None) -> None:
+    exact = {k: v for k, v in EXACT_GITHUB_SUBJECT["StringEquals"].items() if k != _WORKFLOW_REF}
+    if workflow_ref is not None:
+        exact[_WORKFLOW_REF] = workflow_ref
+    found = messages("github-oidc-trust-bound", res("aws:iam/role:Role", oidc_role({"StringEquals": exact})))
+    assert [m for m in found if "job_workflow_ref" in m]
 
 
 # --- preview: unknown values --------------------------------------------------------------------------------
