@@ -10,7 +10,7 @@ ENSURE_UV := $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet u
 	|| python3 -m pip install --quiet --user --break-system-packages uv
 RUN := $(UV) run --frozen
 
-.PHONY: help sync run test lint fmt bench docs index eval bootstrap cost
+.PHONY: help sync run test lint fmt bench docs index eval bootstrap cost rename
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -66,3 +66,6 @@ fmt: .venv/.synced ## apply ruff's fixes and formatting
 bench: .venv/.synced ## benchmark the service against the stub (prints a table; see README)
 	@bash scripts/ensure-system-tools.sh wrk
 	$(RUN) python -m bench
+
+rename: .venv/.synced ## give the project a fork's own name, before its first deploy: NAME=acme-api
+	$(RUN) python scripts/rename.py $(NAME)

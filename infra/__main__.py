@@ -18,9 +18,10 @@ from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.service import ApiService, ApiServiceArgs
 from infra.outputs import CLIENT_API_KEYS_SECRET_ARN, FIRST_CLIENT_API_KEY
+from infra.project import PROJECT
 
 cfg = config.load()
-prefix = f"{config.PROJECT}-{cfg.stack}"
+prefix = f"{PROJECT}-{cfg.stack}"
 cluster_name, service_name = prefix, "api"
 
 # One explicit provider carries the region and the default tags; every component uses it.
@@ -28,7 +29,7 @@ provider = aws.Provider(
     "aws",
     region=cfg.region,
     default_tags=aws.ProviderDefaultTagsArgs(
-        tags={"project": config.PROJECT, "environment": cfg.stack, "managed-by": "pulumi"}
+        tags={"project": PROJECT, "environment": cfg.stack, "managed-by": "pulumi"}
     ),
 )
 opts = pulumi.ResourceOptions(providers=[provider])

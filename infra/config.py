@@ -2,7 +2,7 @@
 
 `__main__.py` calls `load()` once; nothing deeper reads `pulumi.Config`. `parse()` is pure (a getter
 in, a `StackConfig` out) so tests can feed it bad values without a Pulumi engine. Keys live in the
-project namespace (`openai-aws-template:<key>`) except the region, which is the AWS provider's own
+project namespace (`<project>:<key>`, the name in Pulumi.yaml) except the region, which is the AWS provider's own
 `aws:region`. `KEYS` is the documentation and drives `parse()`: each key names the `StackConfig`
 field it fills and how its text is read; `docs/infrastructure.md` lists every entry and a test fails
 if the two drift apart. Checks that span several keys follow in `parse()`.
@@ -21,11 +21,10 @@ from typing import Any, Final, Literal
 import pulumi
 from pydantic import ValidationError
 
+from infra.project import PROJECT
 from infra.regions import US_REGIONS
 from service.contract import CONTAINER_PORT, Env, StreamingBudget
 from service.settings import Settings, env_name, hash_client_key, settings_from_environment
-
-PROJECT: Final = "openai-aws-template"
 
 # Valid Fargate task sizes: CPU units -> allowed memory (MiB).
 FARGATE_SIZES: Final[Mapping[int, frozenset[int]]] = {

@@ -42,8 +42,9 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import Stack, massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.project import PROJECT
+
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 ACCOUNT = "123456789012"
 OIDC_URL = "https://token.actions.githubusercontent.com"
 

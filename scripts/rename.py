@@ -54,7 +54,7 @@ def rename(new: str, root: Path = ROOT, dry_run: bool = False) -> list[Path]:
     old = current_name(root)
     if new == old:
         return []
-    # Whole-word only: `openai-aws-template` must not match inside `openai-aws-template-2`.
+    # Whole-word only: a name must not match inside a longer one (`acme` inside `acme-2`).
     pattern = re.compile(rf"(?<![\w-]){re.escape(old)}(?![\w])")
     changed = []
     for relative in LITERAL:

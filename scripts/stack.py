@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from infra.config import PROJECT
+from infra.project import PROJECT
 from scripts.shell import CommandFailed, Shell
 
 REGION_KEY = "aws:region"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
+
 
 @dataclass
 class AutoscalingArgs:
@@ -27,7 +29,7 @@ class Autoscaling(pulumi.ComponentResource):
     """Scalable target for the service plus two target-tracking policies; the busier metric wins."""
 
     def __init__(self, name: str, args: AutoscalingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Autoscaling", name, None, opts)
+        super().__init__(component_type("Autoscaling"), name, None, opts)
         if not 1 <= args.min_tasks <= args.max_tasks:
             raise ValueError(f"need 1 <= min_tasks ({args.min_tasks}) <= max_tasks ({args.max_tasks})")
         child = pulumi.ResourceOptions(parent=self)

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.firewall import CACHE_PORT
+from infra.project import component_type
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Cache(pulumi.ComponentResource):
     member_clusters: pulumi.Output[Sequence[str]]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Cache", name, None, opts)
+        super().__init__(component_type("Cache"), name, None, opts)
         if args.nodes < 1:
             raise ValueError("nodes must be at least 1")
         child = pulumi.ResourceOptions(parent=self)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
+
 # Percent of the monthly limit at which to notify, on actual spend; plus one on the forecast.
 ACTUAL_THRESHOLDS = (50, 80, 100)
 FORECAST_THRESHOLD = 100
@@ -30,7 +32,7 @@ class CostBudget(pulumi.ComponentResource):
     budget_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CostBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:CostBudget", name, None, opts)
+        super().__init__(component_type("CostBudget"), name, None, opts)
         emails = [args.alarm_email] if args.alarm_email else None
 
         def notify(kind: str, threshold: int) -> aws.budgets.BudgetNotificationArgs:

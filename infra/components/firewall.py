@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
 from service.contract import CONTAINER_PORT
 
 CACHE_PORT = 6379
@@ -35,7 +36,7 @@ class Firewall(pulumi.ComponentResource):
     cache_sg_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: FirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Firewall", name, None, opts)
+        super().__init__(component_type("Firewall"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         # Groups are created without inline rules: the rules below are separate resources so each

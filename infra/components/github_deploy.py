@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
+
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # The reusable workflow whose job assumes the role, on the branch Deploy runs on. A job's
 # `job_workflow_ref` claim names the workflow file the job is defined in (`deploy-stack.yml`, which
@@ -46,7 +48,7 @@ class GithubDeploy(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: GithubDeployArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:GithubDeploy", name, None, opts)
+        super().__init__(component_type("GithubDeploy"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 

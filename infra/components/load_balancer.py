@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
 from service.contract import CONTAINER_PORT, HEALTH_PATH, StreamingBudget
 
 # TLS 1.2 minimum, TLS 1.3 preferred, forward-secret ciphers only.
@@ -54,7 +55,7 @@ class LoadBalancer(pulumi.ComponentResource):
     """A service registering targets must wait for these (the target group needs a listener first)."""
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:LoadBalancer", name, None, opts)
+        super().__init__(component_type("LoadBalancer"), name, None, opts)
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
 

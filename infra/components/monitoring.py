@@ -11,6 +11,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
 from service.contract import METRIC_DIMENSION, Metrics, StreamingBudget
 
 
@@ -113,7 +114,7 @@ class Monitoring(pulumi.ComponentResource):
     dashboard_url: str
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Monitoring", name, None, opts)
+        super().__init__(component_type("Monitoring"), name, None, opts)
         self._name = name
         self._args = args
         self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}

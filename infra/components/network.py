@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
+
 
 @dataclass
 class NetworkArgs:
@@ -53,7 +55,7 @@ class Network(pulumi.ComponentResource):
     """Whether tasks need a public IP to reach the internet (no NAT)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Network", name, None, opts)
+        super().__init__(component_type("Network"), name, None, opts)
         if args.nat_gateway_count not in (0, 1, len(args.zones)):
             raise ValueError(f"nat_gateway_count must be 0, 1 or the number of zones ({len(args.zones)})")
         self._name = name

@@ -12,6 +12,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
+from infra.project import component_type
+
 # Paths that are not part of the image; skipping them keeps the tag stable across infra-only edits.
 _NOT_IN_IMAGE = frozenset({"infra", "tests", "docs", "bench", "node_modules", "__pycache__"})
 
@@ -39,7 +41,7 @@ class Registry(pulumi.ComponentResource):
     """What the task definition runs; always pinned by digest."""
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Registry", name, None, opts)
+        super().__init__(component_type("Registry"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         repo = aws.ecr.Repository(

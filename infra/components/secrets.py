@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.project import PROJECT, component_type
 from service.settings import CLIENT_KEY_PREFIX, hash_client_key
 
 # The client id the first key is stored under in the client-keys secret.
@@ -43,7 +44,7 @@ class Secrets(pulumi.ComponentResource):
     """The plaintext of the client key the stack starts with, marked secret; the secret holds its hash."""
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:Secrets", name, None, opts)
+        super().__init__(component_type("Secrets"), name, None, opts)
         if args.openai_api_key is not None and args.openai_api_key_secret_arn is not None:
             raise ValueError("set exactly one of openai_api_key and openai_api_key_secret_arn")
         self._name = name
@@ -78,7 +79,7 @@ class Secrets(pulumi.ComponentResource):
             opts=self._kept,
         )
         aws.kms.Alias(
-            f"{self._name}-key-alias", name_prefix="alias/openai-aws-template-", target_key_id=key.id, opts=self._child
+            f"{self._name}-key-alias", name_prefix=f"alias/{PROJECT}-", target_key_id=key.id, opts=self._child
         )
         self._key = key
         return key

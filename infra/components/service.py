@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from infra.project import component_type
 from service.contract import CONTAINER_PORT, CONTAINER_UID, HEALTH_PATH, Env, StreamingBudget
 
 CONTAINER_NAME = "api"
@@ -75,7 +76,7 @@ class ApiService(pulumi.ComponentResource):
     service: aws.ecs.Service
 
     def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("openai-aws-template:index:ApiService", name, None, opts)
+        super().__init__(component_type("ApiService"), name, None, opts)
         if not 0 <= args.spot_percent <= 100:
             raise ValueError("spot_percent must be between 0 and 100")
         if args.container_insights not in ("enhanced", "enabled"):

@@ -8,8 +8,9 @@ module (tests read `NAME` and `ENFORCEMENT_LEVEL`) builds nothing.
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from infra.policy.rules import policies
+from infra.project import PROJECT
 
-NAME = "openai-aws-template"
+NAME = PROJECT
 # Each rule sets its own level; this only applies to a rule that does not.
 ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from infra.project import PROJECT
 from tests.github.workflows import deploy_job, literal_env, load, run_step, step_named, step_with_id, steps
 
-REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/openai-aws-template-prod"
+REPOSITORY = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{PROJECT}-prod"
 NEW = "sha256:" + "1" * 64
 OLD_IMAGE = f"{REPOSITORY}@sha256:{'0' * 64}"
 
@@ -92,7 +93,7 @@ def test_a_failed_smoke_test_puts_the_previous_image_back_and_says_so(tmp_path: 
     status, text, calls = rollback(tmp_path, OLD_IMAGE, OLD_IMAGE)
     assert status == 0, text
     pulumi = [c for c in calls if c[0] == "pulumi"]
-    assert pulumi[0] == ["pulumi", "config", "set", "--stack", "prod", "openai-aws-template:image", OLD_IMAGE]
+    assert pulumi[0] == ["pulumi", "config", "set", "--stack", "prod", "image", OLD_IMAGE]
     up = pulumi[1]
     assert up[:6] == ["pulumi", "up", "--stack", "prod", "--yes", "--policy-pack"]
     message = up[up.index("--message") + 1]

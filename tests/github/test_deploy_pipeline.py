@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.github.workflows import (
     CHECKS,
@@ -102,8 +101,7 @@ def test_pulumi_up_pins_the_image_config_to_the_digest(workflows: dict[str, Any]
     assert job["env"]["DIGEST"] == "${{ inputs.digest }}"
     assert 'pulumi config set --stack "$STACK" "$IMAGE_CONFIG_KEY" "$REPOSITORY@$DIGEST"' in up["run"]
     assert re.search(r'pulumi up --stack "\$STACK" --yes --policy-pack "\$POLICY_PACK"', up["run"])
-    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["name"]
-    assert stack_workflow["env"]["IMAGE_CONFIG_KEY"] == f"{project}:image"
+    assert stack_workflow["env"]["IMAGE_CONFIG_KEY"] == "image"
     assert stack_workflow["env"]["POLICY_PACK"] == "infra/policy"
 
 

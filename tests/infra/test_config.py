@@ -11,10 +11,10 @@ import yaml
 
 from infra import config
 from infra.config import KEYS, OWNED_ENV, ConfigError, StackConfig, parse, select_zones
+from infra.project import PROJECT
 from service.contract import Env
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "openai-aws-template"
 
 
 def _stack_file(stack: str) -> dict[str, str]:

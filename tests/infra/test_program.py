@@ -7,6 +7,7 @@ import json
 import pytest
 
 from infra.outputs import CLIENT_API_KEYS_SECRET_ARN, FIRST_CLIENT_API_KEY, SECRET_OUTPUTS
+from infra.project import PROJECT
 from service.contract import (
     CONTAINER_PORT,
     Env,
@@ -21,7 +22,7 @@ def test_every_aws_resource_uses_the_tagged_us_provider(run: Run) -> None:
     assert provider["inputs"]["region"] == "us-east-1"
     tags = provider["inputs"]["defaultTags"]
     tags = json.loads(tags) if isinstance(tags, str) else tags
-    assert tags["tags"] == {"project": "openai-aws-template", "environment": run.stack, "managed-by": "pulumi"}
+    assert tags["tags"] == {"project": f"{PROJECT}", "environment": run.stack, "managed-by": "pulumi"}
     ours = f"{provider['id']}"
     custom = [r for r in run.resources if r["custom"] and r["type"].startswith("aws:")]
     assert custom
@@ -65,9 +66,9 @@ def test_secret_values_reach_only_secret_stores(run: Run) -> None:
 
 def test_every_resource_is_parented_to_a_component_or_the_stack(run: Run) -> None:
     components = {r["type"] for r in run.resources if not r["custom"]}
-    assert components >= {"openai-aws-template:index:Network", "openai-aws-template:index:ApiService"}
+    assert components >= {f"{PROJECT}:index:Network", f"{PROJECT}:index:ApiService"}
     stray = [r["name"] for r in run.resources if r["custom"] and r["type"] != "pulumi:providers:aws"
-             and "openai-aws-template:index:" not in r["parent"]]  # fmt: skip
+             and f"{PROJECT}:index:" not in r["parent"]]  # fmt: skip
     assert stray == []
 
 
@@ -125,7 +126,7 @@ def test_the_service_accepts_the_environment_each_stack_gives_it(run: Run, monke
     assert settings.max_stream_seconds == int(run.environment()[Env.MAX_STREAM_SECONDS])
     assert settings.sse_heartbeat_seconds == float(run.environment()[Env.SSE_HEARTBEAT_SECONDS])
     # Every per-stack setting arrives with the value the stack file gives it.
-    chosen = json.loads(run.config["openai-aws-template:serviceSettings"])
+    chosen = json.loads(run.config[f"{PROJECT}:serviceSettings"])
     fields = {env_name(field): field for field in Settings.model_fields}
     assert chosen
     for name, value in chosen.items():

@@ -19,8 +19,9 @@ from typing import Any
 
 import yaml
 
+from infra.project import PROJECT
+
 TOOLS = ("pulumi", "aws", "gh", "docker", "git")
-PROJECT = "openai-aws-template"
 ACCOUNT = "111111111111"
 FIRST_KEY = "svc-fake-first-client-key-0123456789"
 REGION = "us-east-1"
@@ -168,7 +169,7 @@ def _up(call: Call, stack: dict[str, Any]) -> str:
     if "pulumi up" in call.world["fail"]:
         raise Failed(call.world["fail"]["pulumi up"], 255)
     if f"{PROJECT}:openaiApiKey" not in config:
-        raise Failed("error: openai-aws-template:openaiApiKey: no OpenAI API key is configured", 255)
+        raise Failed(f"error: {PROJECT}:openaiApiKey: no OpenAI API key is configured", 255)
     stack["outputs"] = {
         "service_url": f"http://api-{short}.elb.example",
         "ecr_repository_url": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{PROJECT}-{short}",

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.project import PROJECT
 from tests.scripts import fake_tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +146,7 @@ def test_fresh_run_creates_the_stack_deploys_it_and_sets_up_its_github_environme
     assert gh["environments"]["staging"]["branch_policies"] == ["main"]
     assert "http://api-staging.elb.example" in run.stdout
     assert first_key() in run.stdout
-    assert machine.stack_config("staging")["openai-aws-template:githubRepository"] == "acme/api"
+    assert machine.stack_config("staging")[f"{PROJECT}:githubRepository"] == "acme/api"
 
 
 def test_the_openai_key_reaches_pulumi_on_stdin_only_and_is_never_printed(machine: Machine) -> None:
@@ -276,9 +277,9 @@ def test_prod_with_a_domain_finds_its_zone_and_asks_for_alarm_mail_confirmation(
 
     assert run.code == 0, run.output
     config = machine.stack_config("prod")
-    assert config["openai-aws-template:domainName"] == "api.example.com"
-    assert config["openai-aws-template:hostedZoneId"] == "Z0123EXAMPLE"
-    assert config["openai-aws-template:alarmEmail"] == "ops@example.com"
+    assert config[f"{PROJECT}:domainName"] == "api.example.com"
+    assert config[f"{PROJECT}:hostedZoneId"] == "Z0123EXAMPLE"
+    assert config[f"{PROJECT}:alarmEmail"] == "ops@example.com"
     assert "pulumi up builds ./Dockerfile from abc1234 and runs it on prod" in run.stdout
     assert "Confirm the alarm subscription in the mail AWS sent to ops@example.com" in run.stdout
 
@@ -288,8 +289,8 @@ def test_https_on_staging_replaces_its_plain_http_opt_out(machine: Machine) -> N
 
     assert run.code == 0, run.output
     config = machine.stack_config("staging")
-    assert "openai-aws-template:allowPlainHttp" not in config
-    assert config["openai-aws-template:certificateArn"].endswith("certificate/abc")
+    assert f"{PROJECT}:allowPlainHttp" not in config
+    assert config[f"{PROJECT}:certificateArn"].endswith("certificate/abc")
 
 
 def test_prod_refuses_to_build_uncommitted_code(machine: Machine) -> None:
@@ -378,7 +379,7 @@ def test_stacks_of_a_pulumi_organisation_are_addressed_by_it_and_ci_is_told(mach
     assert run.code == 0, run.output
     assert "pulumi stack init acme-org/staging" in run.changes()
     assert machine.world["gh"]["variables"][""] == {"PULUMI_ORG": "acme-org"}
-    assert machine.stack_config("staging")["openai-aws-template:githubRepository"] == "acme/api"
+    assert machine.stack_config("staging")[f"{PROJECT}:githubRepository"] == "acme/api"
 
 
 def test_what_it_sets_in_github_is_what_the_workflows_read(machine: Machine) -> None:
@@ -442,8 +443,8 @@ def test_an_s3_backend_is_created_with_its_key_and_the_deploy_role_is_given_both
         "pulumi stack init staging --secrets-provider awskms://alias/pulumi-state?region=us-east-1",
     ]
     config = machine.stack_config("staging")  # the program grants the deploy role these two
-    assert config["openai-aws-template:stateBucket"] == "acme-pulumi-state"
-    assert config["openai-aws-template:stateKmsKeyArn"] == f"arn:aws:kms:us-east-1:{fake_tools.ACCOUNT}:key/key-1"
+    assert config[f"{PROJECT}:stateBucket"] == "acme-pulumi-state"
+    assert config[f"{PROJECT}:stateKmsKeyArn"] == f"arn:aws:kms:us-east-1:{fake_tools.ACCOUNT}:key/key-1"
     world = machine.world
     assert world["gh"]["variables"][""] == {"PULUMI_BACKEND_URL": url}
     assert "PULUMI_ACCESS_TOKEN" not in world["gh"]["secrets"].get("", {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra.project import PROJECT
 from service.contract import Env
 from tests.infra.conftest import Run
 from tests.infra.recorded import MOCK_TOKEN, secret_value
@@ -26,7 +27,7 @@ def test_prod_keeps_its_cache_and_changes_it_in_the_maintenance_window(staging: 
     kept = prod.one("aws:elasticache/replicationGroup:ReplicationGroup")
     assert kept["protect"] is True
     assert kept["inputs"]["applyImmediately"] is False
-    assert kept["inputs"]["finalSnapshotIdentifier"] == "openai-aws-template-prod-cache-final"
+    assert kept["inputs"]["finalSnapshotIdentifier"] == f"{PROJECT}-prod-cache-final"
     scratch = staging.one("aws:elasticache/replicationGroup:ReplicationGroup")
     assert scratch["protect"] is False
     assert scratch["inputs"]["applyImmediately"] is True

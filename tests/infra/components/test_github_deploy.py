@@ -6,9 +6,10 @@ import pytest
 
 from infra.components.github_deploy import DEPLOY_REF, DEPLOY_WORKFLOW
 from infra.config import ConfigError, parse
+from infra.mocks import OIDC_URL
+from infra.project import PROJECT
 from tests.infra.conftest import ACCOUNTS, STATE_KEY, Programs, Run
 from tests.infra.recorded import role_policy, statements
-from tests.infra.run_program import OIDC_URL
 
 
 @pytest.mark.parametrize("variant", ["prod-full", "staging-reuse"])
@@ -31,7 +32,7 @@ def test_deploy_role_trust_is_bound_to_the_repository_environment(programs: Prog
     granted = {s["Sid"]: s for s in role_policy(run, "github-role")}
     repo_arn = run.one("aws:ecr/repository:Repository")["state"]["arn"]
     assert granted["PushToOurRepository"]["Resource"] == repo_arn
-    assert granted["RollOutOurService"]["Resource"].endswith(f":service/openai-aws-template-{run.stack}/api")
+    assert granted["RollOutOurService"]["Resource"].endswith(f":service/{PROJECT}-{run.stack}/api")
     family = run.inputs("aws:ecs/taskDefinition:TaskDefinition")["family"]
     tagging = granted["TagAndRetireOurTaskDefinitions"]
     assert "ecs:TagResource" in tagging["Action"]
@@ -82,7 +83,7 @@ def test_the_accounts_oidc_provider_is_reused_and_one_is_created_only_where_ther
     assert created["protect"] is False  # protect would block the next `up`, which finds it and lets it go
     reuse = programs["staging-reuse"]
     assert OIDC_URL in ACCOUNTS["staging-reuse"]["oidcProviders"]
-    assert "openai-aws-template:githubOidcProviderArn" not in reuse.config
+    assert f"{PROJECT}:githubOidcProviderArn" not in reuse.config
     assert reuse.of("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     role = next(r for r in reuse.of("aws:iam/role:Role") if r["name"] == "github-role")
     (trust,) = statements(role["inputs"]["assumeRolePolicy"])
@@ -125,5 +126,5 @@ def test_deploy_role_can_read_every_data_source_the_program_reads(programs: Prog
 )
 def test_state_backend_keys_refuse_what_iam_cannot_use(key: str, value: str) -> None:
     values = {"aws:region": "us-east-1", "openaiApiKey": "sk-test", "allowPlainHttp": "true", key: value}
-    with pytest.raises(ConfigError, match=f"openai-aws-template:{key}"):
+    with pytest.raises(ConfigError, match=f"{PROJECT}:{key}"):
         parse(values.get, "staging")

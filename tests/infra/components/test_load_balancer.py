@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from infra.project import PROJECT
 from service.contract import (
     CONTAINER_PORT,
     HEALTH_PATH,
@@ -37,7 +38,7 @@ def test_target_group_checks_health_path(run: Run) -> None:
 
 
 def test_without_a_certificate_http_serves_only_where_allowed_and_a_warning_says_so(staging: Run) -> None:
-    assert staging.config["openai-aws-template:allowPlainHttp"] == "true"
+    assert staging.config[f"{PROJECT}:allowPlainHttp"] == "true"
     listeners = staging.of("aws:lb/listener:Listener")
     assert [(li["inputs"]["protocol"], li["inputs"]["defaultActions"][0]["type"]) for li in listeners] == [
         ("HTTP", "forward")

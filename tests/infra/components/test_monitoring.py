@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from infra.project import PROJECT
 from service.contract import (
     METRIC_DIMENSION,
     Metrics,
@@ -13,7 +14,7 @@ from tests.infra.conftest import Programs, Run
 
 def test_alarms_cover_alb_service_cache_and_app_metrics_and_notify_the_topic(run: Run) -> None:
     alarms = {
-        a["inputs"]["name"].removeprefix(f"openai-aws-template-{run.stack}-"): a["inputs"]
+        a["inputs"]["name"].removeprefix(f"{PROJECT}-{run.stack}-"): a["inputs"]
         for a in run.of("aws:cloudwatch/metricAlarm:MetricAlarm")
     }
     nodes = 2 if run.stack == "prod" else 1

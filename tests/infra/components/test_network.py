@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from infra.mocks import DEFAULT_ACCOUNT
+from infra.project import PROJECT
 from service.contract import (
     CONTAINER_PORT,
 )
@@ -128,7 +129,7 @@ def test_a_region_with_too_few_standard_zones_stops_the_program_naming_azcount()
         check=True,
     )
     error = json.loads(done.stdout)["error"]
-    assert error.startswith("ConfigError: openai-aws-template:azCount: us-east-1 offers this account 2 ")
+    assert error.startswith(f"ConfigError: {PROJECT}:azCount: us-east-1 offers this account 2 ")
     assert "Fix: set azCount to 2 or less" in error
 
 

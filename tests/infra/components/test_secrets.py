@@ -6,6 +6,7 @@ import json
 
 from infra.components.secrets import FIRST_CLIENT_ID
 from infra.outputs import FIRST_CLIENT_API_KEY
+from infra.project import PROJECT
 from service.contract import Env
 from service.settings import CLIENT_KEY_PREFIX, hash_client_key, settings_from_environment
 from tests.infra.conftest import FAKE_OPENAI_KEY, Programs, Run
@@ -51,7 +52,7 @@ def test_secrets_are_injected_by_arn_and_never_as_plain_environment(run: Run) ->
 
 def test_existing_openai_secret_is_used_instead_of_creating_one(programs: Programs) -> None:
     run = programs["staging-reuse"]
-    arn = run.config["openai-aws-template:openaiApiKeySecretArn"]
+    arn = run.config[f"{PROJECT}:openaiApiKeySecretArn"]
     assert run.environment()[Env.OPENAI_API_KEY_SECRET_ARN] == arn
     assert "secrets-openai-api-key" not in {s["name"] for s in run.of("aws:secretsmanager/secret:Secret")}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from infra import config
+from infra.project import PROJECT
 from service.contract import (
     CONTAINER_PORT,
     ECS_MAX_STOP_TIMEOUT_SECONDS,
@@ -38,7 +39,7 @@ def test_container_environment_follows_the_contract(run: Run) -> None:
 
 
 def test_the_stack_files_service_settings_reach_the_container(run: Run) -> None:
-    settings = {k.removeprefix("openai-aws-template:"): v for k, v in run.config.items()}["serviceSettings"]
+    settings = {k.removeprefix(f"{PROJECT}:"): v for k, v in run.config.items()}["serviceSettings"]
     expected = json.loads(settings)
     env = run.environment()
     for name, value in expected.items():
