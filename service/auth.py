@@ -27,10 +27,9 @@ class ClientAuthenticator:
         if settings.accepts_local_dev_key:
             self._entries.append((hash_client_key(LOCAL_DEV_KEY).encode(), LOCAL_DEV_CLIENT_ID))
 
-    def authenticate(self, authorization: str | None) -> Client:
-        scheme, _, key = (authorization or "").partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
+    def authenticate(self, key: str | None) -> Client:
+        """The client whose key this is; `key` is what follows `Bearer ` (None: no bearer key was sent)."""
+        if not key:
             raise AuthenticationFailed(
                 "Missing API key: send it as 'Authorization: Bearer <key>'",
                 headers={"WWW-Authenticate": "Bearer"},

@@ -1,8 +1,8 @@
 """OpenAI-shaped errors: every error body is `{"error": {"message", "type", "param", "code"}}`.
 
-Routes raise `APIError` subclasses; the handlers installed by `install_error_handlers` turn them,
-FastAPI's validation errors and anything unexpected into that shape, so an OpenAI SDK client gets
-the exception it would get from OpenAI itself.
+Routes raise `APIError` subclasses; the handlers installed by `install_error_handlers` turn them and
+FastAPI's validation errors into that shape (anything unexpected: service.middleware), so an OpenAI SDK
+client gets the exception it would get from OpenAI itself.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from starlette.responses import Response
 
 log = structlog.get_logger(__name__)
 CLIENT_CLOSED_REQUEST = 499  # nginx's convention; the status our access log shows for these
+REQUEST_TIMEOUT = 408
+# Set in the ASGI scope by the HTTP protocol when a body took too long (service.server.protocol): the client
+# was answered 408 there, and the app, which sees only a disconnect, logs that status instead of 499.
+BODY_TIMED_OUT = "service.body_timed_out"
 
 
 class APIError(Exception):
@@ -148,15 +152,11 @@ async def _handle_http_exception(_: Request, exc: Exception) -> Response:
 
 
 async def _handle_client_disconnect(request: Request, _: Exception) -> Response:
+    if request.scope.get(BODY_TIMED_OUT):
+        return Response(status_code=REQUEST_TIMEOUT)  # already answered by the protocol; this is for the log
     # The client went away mid-request (closed tab, load-test end): nothing to answer, not a bug.
     log.info("client_disconnected", path=request.url.path)
     return Response(status_code=CLIENT_CLOSED_REQUEST)
-
-
-async def _handle_unexpected(request: Request, exc: Exception) -> Response:
-    # A bug, not a client error: log it with the request id, tell the client nothing internal.
-    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-    return APIError("The server had an error while processing your request.").response()
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -164,4 +164,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(ClientDisconnect, _handle_client_disconnect)
-    app.add_exception_handler(Exception, _handle_unexpected)
+    # No handler for Exception here: Starlette would run it outside the middleware that sets the request
+    # id. service.middleware.RequestContextMiddleware answers unexpected errors instead.

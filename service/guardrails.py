@@ -11,41 +11,52 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-from service.errors import InvalidRequest, PayloadTooLarge, validation_error
+from service.errors import InvalidRequest, validation_error
 from service.settings import Settings
 
 MAX_STOP_SEQUENCES = 4  # OpenAI's own limit
 
 
-class _StreamOptions(BaseModel):
+class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
     include_usage: StrictBool = False
 
 
-class _Message(BaseModel):
+class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
 
 
 class ChatCompletionBody(BaseModel):
-    """The fields we check; every other field passes through to OpenAI as sent."""
+    """The fields we check; every other field passes through to OpenAI as sent.
+
+    Numbers and booleans are strict, as OpenAI's own checks are: `"100"`, `100.0` or `true` for an
+    integer is refused here, naming the field, instead of costing an upstream call that OpenAI refuses.
+    """
 
     model_config = ConfigDict(extra="allow")
     model: str | None = None
-    messages: list[_Message] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
     stream: StrictBool = False
-    stream_options: _StreamOptions | None = None
-    n: int | None = Field(None, ge=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    stream_options: StreamOptions | None = None
+    n: StrictInt | None = Field(None, ge=1)
+    max_tokens: StrictInt | None = Field(None, ge=1)
+    max_completion_tokens: StrictInt | None = Field(None, ge=1)
     stop: str | list[str] | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, ge=0, le=1)
+    temperature: float | None = Field(None, ge=0, le=2, strict=True)
+    top_p: float | None = Field(None, ge=0, le=1, strict=True)
+    presence_penalty: float | None = Field(None, ge=-2, le=2, strict=True)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, strict=True)
+    seed: StrictInt | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
+    parallel_tool_calls: StrictBool | None = None
+    store: StrictBool | None = None
     user: str | None = Field(None, max_length=256)
+    safety_identifier: str | None = Field(None, max_length=256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,33 +70,7 @@ class ChatRequest:
     input_text: str  # the text parts of all messages, for moderation and token estimates
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON ({exc}); send a JSON object", code="invalid_json"
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object", code="invalid_json")
-    return data
-
-
-async def read_limited_body(chunks: Any, content_length: str | None, max_bytes: int) -> bytes:
-    """Read at most `max_bytes`; refuse larger bodies without buffering them whole."""
-    if content_length and content_length.isdigit() and int(content_length) > max_bytes:
-        raise PayloadTooLarge(f"The request body is larger than this service's limit of {max_bytes} bytes")
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"The request body is larger than this service's limit of {max_bytes} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _text_of(message: _Message) -> str:
+def _text_of(message: ChatMessage) -> str:
     if isinstance(message.content, str):
         return message.content
     if isinstance(message.content, list):
@@ -135,19 +120,22 @@ def prepare_chat_request(body: dict[str, Any], settings: Settings, client_id: st
 
     params = dict(body)
     params["model"] = model
-    max_output = settings.default_max_tokens
-    for field in ("max_completion_tokens", "max_tokens"):
-        value = getattr(parsed, field)
-        if value is not None:
-            if value > settings.max_tokens_limit:
-                raise InvalidRequest(
-                    f"{field} must be at most {settings.max_tokens_limit}", param=field, code="invalid_value"
-                )
-            max_output = value
-            break
-    else:
+    # Both spellings are checked: OpenAI honours either, so the larger one is what the request may cost.
+    caps = {name: value for name in ("max_completion_tokens", "max_tokens") if (value := getattr(parsed, name))}
+    for name, value in caps.items():
+        if value > settings.max_tokens_limit:
+            raise InvalidRequest(
+                f"{name} must be at most {settings.max_tokens_limit}", param=name, code="invalid_value"
+            )
+    max_output = max(caps.values(), default=settings.default_max_tokens)
+    if not caps:
         params["max_completion_tokens"] = max_output
+    # The client's end users reach OpenAI only as pseudonyms (abuse reports still trace back to one of them).
     params["user"] = end_user_id(client_id, parsed.user)
+    if parsed.safety_identifier is not None:
+        params["safety_identifier"] = end_user_id(client_id, parsed.safety_identifier)
+    if not settings.upstream_store:
+        params["store"] = False  # data retention: OpenAI keeps no stored completion, whatever the client asked
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
     if parsed.stream:
         # Always ask for usage upstream: accounting must not depend on what the client asked for.

@@ -21,7 +21,7 @@ _budget = StreamingBudget(
 # In the container the load balancer reaches us on every interface; `make run` sets HOST=127.0.0.1.
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get(Env.PORT, CONTAINER_PORT)}"  # noqa: S104
 workers = int(os.environ.get(Env.WEB_CONCURRENCY, "2"))
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "service.server.worker.Worker"  # uvicorn's, with request timeouts and the shutdown notice
 # On SIGTERM, in-flight streams get this long to finish before workers are killed.
 graceful_timeout = int(os.environ.get(Env.GRACEFUL_TIMEOUT, _budget.graceful_timeout_seconds))
 # A worker that stops heart-beating to the master (a blocked event loop) is restarted after this.

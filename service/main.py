@@ -10,13 +10,16 @@ from fastapi import FastAPI
 
 from service.answers.engine import AnswerEngine
 from service.api.metering import Metering
+from service.api.openapi import install_openapi
 from service.api.routes import admin, answers, chat, health, models, usage
 from service.api.routes.health import ReadinessCheck
 from service.auth import ClientAuthenticator
 from service.errors import install_error_handlers
 from service.logging import configure_logging
 from service.middleware import RequestContextMiddleware
+from service.server.shutdown import NOTICE
 from service.settings import LOCAL_DEV_KEY, Settings, get_settings
+from service.streaming import StreamLimits
 from service.upstream.client import Upstream, build_client
 from service.upstream.keys import OpenAIKeySource, SecretsManagerKeySource
 
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        NOTICE.install()  # after the server's own signal handlers, which it chains onto
+        app.state.stream_limits = StreamLimits(settings.sse_heartbeat_seconds, settings.max_stream_seconds, NOTICE.cut)
         keys = await _load_key_source(settings)
         client = build_client(settings, keys)
         app.state.upstream = Upstream(client, keys, settings)
@@ -59,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.readiness_checks["openai_key"] = key_loaded
         engine: AnswerEngine | None = None
         if settings.answers_enabled:  # Retrieval Q&A: load or build the knowledge base index in the background
-            engine = AnswerEngine.build(settings, app.state.upstream, metering.state.store)
+            meter = metering.embeddings(settings.embedding_model)
+            engine = AnswerEngine.build(settings, app.state.upstream, metering.state.store, meter)
             engine.start()
             app.state.answers = engine
             app.state.readiness_checks["answers_index"] = engine.readiness
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await engine.aclose()
             await metering.aclose()
             await client.close()
+            NOTICE.uninstall()
 
     app = FastAPI(
         title="OpenAI production template: reference API",
@@ -91,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(answers.router)
     app.include_router(usage.router)
     app.include_router(admin.router)
+    install_openapi(app, settings)  # request bodies, the bearer scheme, OpenAI-shaped errors, no 422
     return app
 
 

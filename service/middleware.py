@@ -2,6 +2,9 @@
 
 A plain ASGI middleware (not BaseHTTPMiddleware) so streamed responses pass through untouched and
 the log line is written when the last byte has been sent, with the real duration.
+
+It is also where an unexpected exception becomes the OpenAI-shaped 500: Starlette's own catch-all runs
+outside every middleware, where the response would carry no `X-Request-ID` and its log line no id.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.contract import HEALTH_PATH, READY_PATH
+from service.errors import APIError
 
 log = structlog.get_logger("service.access")
+errors_log = structlog.get_logger("service.errors")
 
 _LOG_FIELDS = "service.log_fields"
+REQUEST_ID_KEY = "service.request_id"  # in the ASGI scope; the HTTP protocol reads it too (service.server)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _QUIET_PATHS = {HEALTH_PATH, READY_PATH}
 
@@ -30,7 +36,7 @@ def annotate(request: Request, **fields: Any) -> None:
 
 
 def request_id_of(request: Request) -> str:
-    return str(request.scope.get("service.request_id", ""))
+    return str(request.scope.get(REQUEST_ID_KEY, ""))
 
 
 class RequestContextMiddleware:
@@ -48,16 +54,18 @@ class RequestContextMiddleware:
                 break
         # A client-supplied id is kept only if it is safe to echo and to log.
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        scope["service.request_id"] = request_id
+        scope[REQUEST_ID_KEY] = request_id
         fields: dict[str, Any] = {}
         scope[_LOG_FIELDS] = fields
         status = 500
+        started = propagating = False
         start = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
@@ -65,6 +73,15 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # A bug, not a client error: log it with the request id, tell the client nothing internal.
+            errors_log.exception("unhandled_error", path=scope["path"], error_type=type(exc).__name__)
+            if started:  # mid-response: the server can only cut the connection (and logs it, still with the id)
+                propagating = True
+                raise
+            await APIError("The server had an error while processing your request.").response()(
+                scope, receive, send_with_id
+            )
         finally:
             path = scope["path"]
             emit = log.debug if path in _QUIET_PATHS else log.info
@@ -76,4 +93,5 @@ class RequestContextMiddleware:
                 latency_ms=round((time.perf_counter() - start) * 1000, 2),
                 **fields,
             )
-            structlog.contextvars.unbind_contextvars("request_id")
+            if not propagating:
+                structlog.contextvars.unbind_contextvars("request_id")

@@ -22,6 +22,10 @@ from service.contract import CONTAINER_PORT, DEFAULT_BUDGET, Env
 
 LOCAL_DEV_KEY = "local-dev-key"  # accepted only when ENVIRONMENT=local and no client keys are configured
 CLIENT_KEY_PREFIX = "svc-"  # every generated client key starts so, so a leaked one is easy to search for
+# MAX_JSON_DEPTH may not exceed this: every walk over client JSON (cache key, token estimate, the SDK's
+# serialisation) recurses once per level, and orjson writes at most 254 levels (service/api/body.py).
+JSON_DEPTH_CEILING = 128
+SERVICE_CLIENT_ID = "_service"  # usage the service itself causes (indexing the knowledge base); no client may use it
 
 
 def hash_client_key(key: str) -> str:
@@ -74,6 +78,11 @@ class Settings(BaseSettings):
     key_refresh_min_interval_seconds: float = Field(
         30.0, ge=0, description="at most one Secrets Manager re-fetch per interval after upstream 401s"
     )
+    upstream_store: bool = Field(
+        False,
+        description="false: every call goes upstream with `store: false` (OpenAI keeps no stored completions); "
+        "true: the client's `store` passes through",
+    )
 
     # --- Streaming time budget (defaults shared with infra via service.contract) -------------------
     max_stream_seconds: int = Field(
@@ -99,6 +108,18 @@ class Settings(BaseSettings):
     max_tokens_limit: int = Field(4096, ge=1, description="largest max_tokens/max_completion_tokens accepted")
     max_n: int = Field(4, ge=1, description="largest `n` (completions per request) accepted")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
+    max_json_depth: int = Field(
+        64,
+        ge=8,
+        le=JSON_DEPTH_CEILING,
+        description=f"deepest JSON nesting in a body (400 beyond); at most {JSON_DEPTH_CEILING}",
+    )
+    request_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="a connection that has not sent its request headers by then gets 408 and is closed"
+    )
+    request_body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request whose body has not fully arrived by then (after its headers) gets 408"
+    )
     max_messages: int = Field(100, ge=1, description="most messages in one request")
     max_input_chars: int = Field(100_000, ge=1, description="total characters across all messages")
     moderation_enabled: bool = Field(False, description="check input with OpenAI's moderation endpoint first")
@@ -118,6 +139,10 @@ class Settings(BaseSettings):
     redis_auth_token: SecretStr | None = Field(None, validation_alias=Env.REDIS_AUTH_TOKEN)
     redis_socket_timeout_seconds: float = Field(0.25, gt=0)
     redis_connect_timeout_seconds: float = Field(0.5, gt=0)
+    redis_max_connections: int = Field(100, ge=1, description="Redis connections per worker process")
+    redis_pool_timeout_seconds: float = Field(
+        2.0, gt=0, description="longest wait for a free Redis connection; then that one call fails (not an outage)"
+    )
     state_failure_policy: Literal["open", "closed"] = Field(
         "open", description="Redis down: open = serve without limits/budgets (logged); closed = refuse with 503"
     )
@@ -185,6 +210,8 @@ class Settings(BaseSettings):
                 )
             if not client_id:
                 raise ValueError("CLIENT_API_KEYS: every key hash needs a non-empty client id")
+            if client_id == SERVICE_CLIENT_ID:
+                raise ValueError(f"CLIENT_API_KEYS: the client id {SERVICE_CLIENT_ID!r} is reserved; rename the client")
         return value
 
     @model_validator(mode="after")

@@ -20,13 +20,21 @@ from pathlib import Path
 
 from service.answers.corpus import load_corpus
 from service.answers.embeddings import upstream_embedder
-from service.answers.index import IndexStore, ensure_index
+from service.answers.index import EmbedMany, IndexStore, ensure_index
+from service.api.embedding_metering import EmbedCall
 from service.contract import Env
 from service.settings import Settings
 from service.state import StateConfig, build_shared_state
 from service.stub.testing import run_stub
 from service.upstream.client import Upstream, build_client
 from service.upstream.keys import OpenAIKeySource
+
+
+def _vectors_of(call: EmbedCall) -> EmbedMany:
+    async def embed_many(texts: list[str]) -> list[list[float]]:
+        return (await call(texts)).vectors
+
+    return embed_many
 
 
 async def build(settings: Settings) -> str:
@@ -40,6 +48,7 @@ async def build(settings: Settings) -> str:
         if settings.redis_url
         else None
     )
+    upstream = Upstream(client, keys, settings)
     try:
         chunks = load_corpus(settings.answers_knowledge_dir) if settings.answers_knowledge_dir else load_corpus()
         index, source = await ensure_index(
@@ -47,8 +56,8 @@ async def build(settings: Settings) -> str:
             model=settings.embedding_model,
             dimensions=settings.embedding_dimensions,
             store=IndexStore(settings.answers_index_dir, state.store if state else None),
-            embed_many=upstream_embedder(
-                Upstream(client, keys, settings), settings.embedding_model, settings.embedding_dimensions
+            embed_many=_vectors_of(
+                upstream_embedder(upstream, settings.embedding_model, settings.embedding_dimensions)
             ),
             batch_size=settings.answers_index_batch_size,
         )

@@ -4,50 +4,64 @@ Concurrent questions do not each pay for an embeddings request: the first one to
 that closes after `max_wait_seconds` or at `max_batch` texts, whichever comes first, and the whole batch
 is one upstream request. The wait bounds the latency added (a few milliseconds by default); the size
 bounds the request. Repeated questions are answered from a bounded in-process LRU cache.
+
+With a meter (service.api.embedding_metering), each question is reserved on its client's budget before
+it joins a batch, each batch goes through the fleet's upstream guard, and what OpenAI bills for the batch
+is shared out among its questions' clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from service.answers.index import normalized
+from service.api.embedding_metering import EmbedCall, Embedded, EmbeddingMeter, EmbeddingTicket
 from service.upstream.client import Upstream
 
-EmbedMany = Callable[[list[str]], Awaitable[list[list[float]]]]
 
-
-def upstream_embedder(upstream: Upstream, model: str, dimensions: int | None) -> EmbedMany:
+def upstream_embedder(upstream: Upstream, model: str, dimensions: int | None) -> EmbedCall:
     """Embed texts with one embeddings request, through the service's key refresh and error mapping."""
 
     extra: dict[str, Any] = {"dimensions": dimensions} if dimensions else {}
 
-    async def embed_many(texts: list[str]) -> list[list[float]]:
+    async def embed_many(texts: list[str]) -> Embedded:
         response: Any = await upstream.call(
             lambda: upstream.client.embeddings.create(model=model, input=texts, **extra)
         )
         ordered = sorted(response.data, key=lambda item: item.index)
-        return [list(item.embedding) for item in ordered]
+        usage = getattr(response, "usage", None)
+        return Embedded([list(item.embedding) for item in ordered], int(getattr(usage, "prompt_tokens", 0) or 0))
 
     return embed_many
 
 
+@dataclass
+class _Waiting:
+    text: str
+    future: asyncio.Future[list[float]]
+    ticket: EmbeddingTicket | None
+
+
 class EmbeddingBatcher:
-    def __init__(self, embed_many: EmbedMany, *, max_batch: int, max_wait_seconds: float) -> None:
+    def __init__(
+        self, embed_many: EmbedCall, *, max_batch: int, max_wait_seconds: float, meter: EmbeddingMeter | None = None
+    ) -> None:
         self._embed_many = embed_many
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
-        self._pending: list[tuple[str, asyncio.Future[list[float]]]] = []
+        self._meter = meter
+        self._pending: list[_Waiting] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.requests = 0  # upstream requests made, for tests and logs
 
-    async def embed(self, text: str) -> list[float]:
+    async def embed(self, text: str, ticket: EmbeddingTicket | None = None) -> list[float]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[float]] = loop.create_future()
-        self._pending.append((text, future))
+        self._pending.append(_Waiting(text, future, ticket))
         if len(self._pending) >= self._max_batch:
             self._flush()
         elif self._timer is None:
@@ -64,37 +78,48 @@ class EmbeddingBatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: list[tuple[str, asyncio.Future[list[float]]]]) -> None:
-        texts = list(dict.fromkeys(text for text, _ in batch))  # the same question twice is embedded once
+    async def _run(self, batch: list[_Waiting]) -> None:
+        texts = list(dict.fromkeys(waiting.text for waiting in batch))  # the same question twice is embedded once
+        tickets = [waiting.ticket for waiting in batch if waiting.ticket is not None]
+        meter, permit = self._meter, None
         self.requests += 1
         try:
-            vectors = dict(zip(texts, await self._embed_many(texts), strict=True))
+            if meter is not None:
+                permit = await meter.acquire(sum(ticket.estimated_tokens for ticket in tickets))
+            result = await self._embed_many(texts)
+            vectors = dict(zip(texts, result.vectors, strict=True))
         except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-                    future.exception()  # retrieved here: a waiter that gave up must not log it as lost
+            if meter is not None:
+                await meter.failed(tickets, permit)
+            for waiting in batch:
+                if not waiting.future.done():
+                    waiting.future.set_exception(exc)
+                    waiting.future.exception()  # retrieved here: a waiter that gave up must not log it as lost
             return
-        for text, future in batch:
-            if not future.done():
-                future.set_result(vectors[text])
+        for waiting in batch:
+            if not waiting.future.done():
+                waiting.future.set_result(vectors[waiting.text])
+        if meter is not None and permit is not None:
+            await meter.settle(tickets, result.prompt_tokens, permit)
 
 
 class QuestionEmbeddings:
-    """Unit vectors for questions: LRU cache first, then the batcher."""
+    """Unit vectors for questions: LRU cache first (free), then the batcher (reserved on the asker's budget)."""
 
-    def __init__(self, batcher: EmbeddingBatcher, *, cache_size: int) -> None:
+    def __init__(self, batcher: EmbeddingBatcher, *, cache_size: int, meter: EmbeddingMeter | None = None) -> None:
         self._batcher = batcher
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_size = cache_size
+        self._meter = meter
 
-    async def vector(self, question: str) -> list[float]:
+    async def vector(self, question: str, client_id: str = "") -> list[float]:
         key = " ".join(question.split())
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        vector = normalized(await self._batcher.embed(key))
+        ticket = await self._meter.reserve(client_id, key) if self._meter is not None else None
+        vector = normalized(await self._batcher.embed(key, ticket))
         self._cache[key] = vector
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

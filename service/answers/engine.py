@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import structlog
 
 from service.answers.corpus import Chunk, load_corpus
-from service.answers.embeddings import EmbeddingBatcher, EmbedMany, QuestionEmbeddings, upstream_embedder
-from service.answers.index import Index, IndexStore, ensure_index
+from service.answers.embeddings import EmbeddingBatcher, QuestionEmbeddings, upstream_embedder
+from service.answers.index import EmbedMany, Index, IndexStore, ensure_index
 from service.answers.retrieval import Hit, rank
+from service.api.embedding_metering import EmbeddingMeter
 from service.errors import ServiceUnavailable
 from service.settings import Settings
 from service.state import Store
@@ -41,20 +42,30 @@ class AnswerEngine:
     _started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def build(cls, settings: Settings, upstream: Upstream, state: Store | None) -> AnswerEngine:
+    def build(
+        cls, settings: Settings, upstream: Upstream, state: Store | None, meter: EmbeddingMeter | None = None
+    ) -> AnswerEngine:
+        """With `meter`, every embeddings call is on the books: questions their clients', indexing the service's."""
         chunks = load_corpus(settings.answers_knowledge_dir) if settings.answers_knowledge_dir else load_corpus()
-        embed_many = upstream_embedder(upstream, settings.embedding_model, settings.embedding_dimensions)
+        embed_call = upstream_embedder(upstream, settings.embedding_model, settings.embedding_dimensions)
         batcher = EmbeddingBatcher(
-            embed_many,
+            embed_call,
             max_batch=settings.answers_embed_batch_size,
             max_wait_seconds=settings.answers_embed_batch_wait_ms / 1000,
+            meter=meter,
         )
+
+        async def embed_for_index(texts: list[str]) -> list[list[float]]:
+            if meter is not None:
+                return await meter.embed_for_service(embed_call, texts)
+            return (await embed_call(texts)).vectors
+
         return cls(
             settings=settings,
             chunks=chunks,
             store=IndexStore(settings.answers_index_dir, state),
-            embed_many=embed_many,
-            questions=QuestionEmbeddings(batcher, cache_size=settings.answers_question_cache_size),
+            embed_many=embed_for_index,
+            questions=QuestionEmbeddings(batcher, cache_size=settings.answers_question_cache_size, meter=meter),
         )
 
     def start(self) -> None:
@@ -95,17 +106,17 @@ class AnswerEngine:
                 headers={"Retry-After": str(_RETRY_AFTER_SECONDS)},
             ) from None
 
-    async def search(self, question: str, top_k: int) -> tuple[Index, list[Hit]]:
+    async def search(self, question: str, top_k: int, client_id: str = "") -> tuple[Index, list[Hit]]:
         index = await self.index()
-        vector = await self.questions.vector(question)
+        vector = await self.questions.vector(question, client_id)
         return index, rank(index, vector, top_k, self.settings.answers_min_similarity)
 
     async def readiness(self) -> tuple[bool, str]:
         """Ready either way: without the index only /v1/answers is unavailable, chat is not."""
         if self._index is not None:
             return True, f"ok (version {self._index.version}, {len(self._index.chunks)} chunks, {self.index_source})"
-        if self._last_error:
-            return True, f"degraded: index not built ({self._last_error}); retried on the next question"
+        if self._last_error:  # the error itself is in the log (answers_index_unavailable), not on /readyz
+            return True, "degraded: index not built; retried on the next question"
         return True, "building the index"
 
     async def aclose(self) -> None:

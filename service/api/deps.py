@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.metering import Metering
 from service.auth import Client, ClientAuthenticator
 from service.middleware import annotate
 from service.settings import Settings
+from service.streaming import StreamLimits
 from service.upstream.client import Upstream
 
 
@@ -32,9 +34,20 @@ async def get_metering(request: Request) -> Metering:
     return metering
 
 
-async def get_client(request: Request) -> Client:
+async def get_stream_limits(request: Request) -> StreamLimits:
+    limits: StreamLimits = request.app.state.stream_limits
+    return limits
+
+
+# Declares the bearer scheme in the OpenAPI document; our authenticator answers a missing key itself.
+_bearer = HTTPBearer(auto_error=False, description="A client key: `Authorization: Bearer <key>`")
+
+
+async def get_client(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Client:
     authenticator: ClientAuthenticator = request.app.state.authenticator
-    client = authenticator.authenticate(request.headers.get("authorization"))
+    client = authenticator.authenticate(credentials.credentials if credentials is not None else None)
     annotate(request, client_id=client.id)
     return client
 
@@ -42,4 +55,5 @@ async def get_client(request: Request) -> Client:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UpstreamDep = Annotated[Upstream, Depends(get_upstream)]
 MeteringDep = Annotated[Metering, Depends(get_metering)]
+StreamLimitsDep = Annotated[StreamLimits, Depends(get_stream_limits)]
 CurrentClient = Annotated[Client, Depends(get_client)]

@@ -19,8 +19,9 @@ from typing import Any
 import structlog
 from starlette.responses import Response, StreamingResponse
 
+from service.api.embedding_metering import EmbeddingMeter
+from service.api.refusals import REFUSALS, as_api_error
 from service.budget import (
-    BudgetExceeded,
     ModelPrice,
     PriceTable,
     Reservation,
@@ -37,35 +38,24 @@ from service.cache import (
     cache_mode,
     replay_events,
 )
-from service.errors import APIError, RateLimited, ServiceUnavailable
 from service.guardrails import ChatRequest
 from service.ratelimit import (
     Admission,
     ClientLimits,
     ClientRateLimiter,
-    RateLimitExceeded,
     UpstreamGuard,
     UpstreamPermit,
-    UpstreamSaturated,
     count_prompt_tokens,
     o200k_base,
-    retry_after,
 )
 from service.settings import Settings
-from service.state import SharedState, StateConfig, StateRefused, build_shared_state
+from service.state import SharedState, StateConfig, build_shared_state
+from service.upstream.client import UpstreamRateLimited
 from service.usage import UsageEvent, UsageRecorder
 
 log = structlog.get_logger(__name__)
 
 CACHE_HEADER = "X-Cache"
-
-
-class InsufficientQuota(APIError):
-    """A spend budget's hard limit: OpenAI's own shape for an exhausted quota."""
-
-    status_code = 429
-    error_type = "insufficient_quota"
-    code = "insufficient_quota"
 
 
 def _cost(price: ModelPrice, usage: Mapping[str, Any]) -> int:
@@ -92,7 +82,7 @@ class Metering:
     @classmethod
     def build(cls, settings: Settings) -> Metering:
         prices = PriceTable.load(fallback_model=settings.budget_fallback_model)
-        for model in settings.allowed_models:
+        for model in [*settings.allowed_models, *([settings.embedding_model] if settings.answers_enabled else [])]:
             prices.price_for(model)  # refuse to start with a model that has no price (UnknownModelPrice)
         o200k_base()  # load the encoding at boot, not on the first request (~0.5 s)
         token = settings.redis_auth_token.get_secret_value() if settings.redis_auth_token else None
@@ -102,6 +92,8 @@ class Metering:
                 redis_auth_token=token,
                 socket_timeout_seconds=settings.redis_socket_timeout_seconds,
                 connect_timeout_seconds=settings.redis_connect_timeout_seconds,
+                max_connections=settings.redis_max_connections,
+                pool_timeout_seconds=settings.redis_pool_timeout_seconds,
                 failure_policy=settings.state_failure_policy,
             )
         )
@@ -147,13 +139,23 @@ class Metering:
             usage=UsageRecorder(state),
         )
 
+    def embeddings(self, model: str) -> EmbeddingMeter:
+        """The books for embeddings calls (retrieval Q&A): the same budgets, usage and fleet guard as chat."""
+        return EmbeddingMeter(
+            model=model, price=self.prices.price_for(model), budget=self.budget, guard=self.guard, usage=self.usage
+        )
+
     async def readiness(self) -> tuple[bool, str]:
-        """Ready either way: a Redis outage degrades the service, it does not stop it (see README)."""
+        """Ready either way: a Redis outage degrades the service, it does not stop it (see README).
+
+        `/readyz` needs no key, so it says only what is degraded; the error itself (hosts, ports) goes to the log.
+        """
         report = await self.state.readiness()
         if not report["degraded"]:
             return True, f"ok ({report['kind']})"
+        log.warning("readiness_degraded", check="state", backend=report["kind"], error=report["error"])
         return True, (
-            f"degraded: {report['kind']} unavailable ({report['error']}); cache bypassed, "
+            f"degraded: {report['kind']} unavailable; cache bypassed, "
             f"limits and budgets fail {report['failure_policy']}"
         )
 
@@ -187,9 +189,9 @@ class Metering:
             call.reservation = await self.budget.reserve(client_id, price.max_cost_nanos(prompt_tokens, most_output))
             signal_soft_limits(call.reservation, self.settings.environment)
             call.permit = await self.guard.acquire(prompt_tokens + most_output)
-        except _REFUSALS as exc:
+        except REFUSALS as exc:
             await call.failed()
-            raise _as_api_error(exc) from None
+            raise as_api_error(exc) from None
         except BaseException:
             await call.failed()
             raise
@@ -208,23 +210,6 @@ class Metering:
                 cache_hit=cache_hit,
             )
         )
-
-
-_REFUSALS = (RateLimitExceeded, BudgetExceeded, UpstreamSaturated, StateRefused)
-
-
-def _as_api_error(exc: Exception) -> APIError:
-    if isinstance(exc, RateLimitExceeded):
-        return RateLimited(exc.message, headers=exc.headers)
-    if isinstance(exc, BudgetExceeded):
-        return InsufficientQuota(exc.args[0], headers=retry_after(exc.retry_after_seconds))
-    if isinstance(exc, UpstreamSaturated):
-        return ServiceUnavailable(
-            "This service is at its OpenAI rate limit; retry after the time in Retry-After",
-            code="upstream_capacity",
-            headers=retry_after(exc.retry_after_seconds),
-        )
-    return ServiceUnavailable(f"{exc}; try again shortly", code="limits_unavailable")
 
 
 @dataclass
@@ -296,9 +281,8 @@ class MeteredCall:
             return
         self.done = True
         m = self.metering
-        if isinstance(error, RateLimited) and self.permit is not None:
-            wait = error.headers.get("Retry-After", "")
-            await m.guard.pause(float(wait) if wait.isdigit() else 1.0)
+        if isinstance(error, UpstreamRateLimited) and self.permit is not None:
+            await m.guard.pause(error.retry_after_seconds)  # as precise as OpenAI said: 50 ms is not 1 s
         if self.reservation is not None:
             await m.budget.release(self.reservation)
         if self.admission is not None:

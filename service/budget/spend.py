@@ -5,7 +5,9 @@ the service's day and month) in one atomic step that refuses if any hard limit w
 the call the reservation is settled to the real cost. Counters therefore always include the requests
 in flight, so concurrent requests cannot overshoot a hard limit, except by what a request costs beyond
 its own reservation (never, when max tokens bound the output). A process killed between reserve and
-settle leaves its reservation counted until the period ends: a loss in the safe direction.
+settle leaves its reservation counted until the period ends: a loss in the safe direction. A reservation
+that failed open (Redis unavailable) still has its real cost counted when it is settled, and a settle
+Redis cannot take is kept and written later (service.state.deferred).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class SoftLimitReached:
 @dataclass
 class Reservation:
     client_id: str
-    amount_nanos: int
+    amount_nanos: int  # what the counters hold for this request now (0: the reservation could not be made)
     buckets: tuple[Bucket, ...] = ()
     soft_limits_reached: list[SoftLimitReached] = field(default_factory=list)
     enforced: bool = True
@@ -124,7 +126,8 @@ class SpendBudget:
             result = await self._state.store.reserve(buckets, max_cost_nanos)
         except StateUnavailable as exc:
             self._state.on_unavailable("spend budgets", exc)
-            return Reservation(client_id, max_cost_nanos, enforced=False)
+            # Not checked against the limits, but the real cost is still counted when it is settled.
+            return Reservation(client_id, 0, buckets, enforced=False)
         if not result.accepted:
             scope, window, limits, _ = plan[result.refused_index or 0]
             refused = BudgetExceeded(scope, window.period, limits.hard(window.period) or 0.0, window.resets_at)
@@ -138,19 +141,29 @@ class SpendBudget:
         return reservation
 
     async def settle(self, reservation: Reservation, actual_cost_nanos: int) -> None:
-        """Replace the reservation with the real cost (once; a second call does nothing)."""
-        if reservation.settled or not reservation.enforced:
+        """Replace the reservation with the real cost (once; a second call does nothing).
+
+        A settle Redis cannot take now is kept and written later (service.state.deferred), never dropped:
+        a lost settle would leave its reservation counted as spend until the period ends.
+        """
+        if reservation.settled:
             return
         reservation.settled = True
         delta = actual_cost_nanos - reservation.amount_nanos
-        if delta == 0:
+        if delta == 0 or not reservation.buckets:
             return
         try:
             await self._state.store.adjust(reservation.buckets, delta)
-        except StateUnavailable as exc:
-            log.error(  # noqa: TRY400 - an outage, not a bug: no traceback wanted
-                "spend_settle_failed", client_id=reservation.client_id, delta_nanos=delta, error=str(exc)
-            )
+        except StateUnavailable:
+            self._state.deferred.add_counter_delta(reservation.buckets, delta)
+
+    async def charge_service(self, cost_nanos: int) -> None:
+        """Spend by the service itself (indexing the knowledge base): counted on the service's budgets, not refused."""
+        buckets = tuple(bucket for scope, *_, bucket in self._plan("", datetime.now(UTC)) if scope == "service")
+        try:
+            await self._state.store.adjust(buckets, cost_nanos)
+        except StateUnavailable:
+            self._state.deferred.add_counter_delta(buckets, cost_nanos)
 
     async def release(self, reservation: Reservation) -> None:
         """The call did not happen (or cost nothing): give the whole reservation back."""

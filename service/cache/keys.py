@@ -42,6 +42,7 @@ class CacheMode(StrEnum):
 
 
 def _canonical(value: Any) -> Any:
+    # Recursive, one frame per level: safe because bodies are refused past MAX_JSON_DEPTH (service/api/body.py).
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Mapping):

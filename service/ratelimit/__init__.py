@@ -2,7 +2,13 @@
 
 from service.ratelimit.client import Admission, ClientLimits, ClientRateLimiter, RateLimitExceeded
 from service.ratelimit.headers import WindowReport, format_reset, parse_reset, retry_after
-from service.ratelimit.tokens import TokenEstimate, count_prompt_tokens, estimate_request, o200k_base
+from service.ratelimit.tokens import (
+    TokenEstimate,
+    count_prompt_tokens,
+    count_text_tokens,
+    estimate_request,
+    o200k_base,
+)
 from service.ratelimit.upstream import UpstreamGuard, UpstreamPermit, UpstreamSaturated
 
 __all__ = [
@@ -16,6 +22,7 @@ __all__ = [
     "UpstreamSaturated",
     "WindowReport",
     "count_prompt_tokens",
+    "count_text_tokens",
     "estimate_request",
     "format_reset",
     "o200k_base",

@@ -13,12 +13,12 @@ import base64
 import functools
 import gzip
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import tiktoken
 
 O200K_FILE = Path(__file__).with_name("o200k_base.tiktoken.gz")
@@ -62,6 +62,11 @@ def count_text_tokens(text: str) -> int:
     return len(o200k_base().encode_ordinary(text))
 
 
+def _json_tokens(value: Any) -> int:
+    # orjson, not json: it cannot raise RecursionError (bodies are depth-limited well below its own limit).
+    return count_text_tokens(orjson.dumps(value).decode())
+
+
 def _content_tokens(content: Any) -> int:
     if content is None:
         return 0
@@ -75,9 +80,9 @@ def _content_tokens(content: Any) -> int:
             elif isinstance(part, Mapping) and part.get("type") in {"image_url", "input_image"}:
                 total += _IMAGE_PART_TOKENS
             else:
-                total += count_text_tokens(json.dumps(part, separators=(",", ":")))
+                total += _json_tokens(part)
         return total
-    return count_text_tokens(json.dumps(content, separators=(",", ":")))
+    return _json_tokens(content)
 
 
 def count_prompt_tokens(body: Mapping[str, Any]) -> int:
@@ -90,10 +95,10 @@ def count_prompt_tokens(body: Mapping[str, Any]) -> int:
         if message.get("name"):
             total += _TOKENS_PER_NAME + count_text_tokens(str(message["name"]))
         if message.get("tool_calls"):
-            total += count_text_tokens(json.dumps(message["tool_calls"], separators=(",", ":")))
+            total += _json_tokens(message["tool_calls"])
     for extra in ("tools", "functions", "response_format"):
         if body.get(extra):
-            total += count_text_tokens(json.dumps(body[extra], separators=(",", ":")))
+            total += _json_tokens(body[extra])
     return total
 
 

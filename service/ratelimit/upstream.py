@@ -116,6 +116,8 @@ class UpstreamGuard:
 
     async def pause(self, seconds: float) -> None:
         """Hold every container's new calls for `seconds` (also for an upstream 429's Retry-After)."""
+        if seconds <= 0:
+            return
         until_ms = int((time.time() + seconds) * 1000)
         try:
             await self._store.put(_PAUSE_KEY, str(until_ms).encode(), ttl_seconds=seconds)

@@ -9,6 +9,7 @@ from typing import Literal
 
 import structlog
 
+from service.state.deferred import DeferredWrites
 from service.state.errors import StateRefused, StateUnavailable
 from service.state.health import BackendHealth
 from service.state.memory_store import MemoryStore
@@ -30,6 +31,8 @@ class StateConfig:
     key_prefix: str = "oai:"
     socket_timeout_seconds: float = 0.25
     connect_timeout_seconds: float = 0.5
+    max_connections: int = 100  # per process
+    pool_timeout_seconds: float = 2.0  # longest wait for a free connection
     probe_interval_seconds: float = 1.0
     failure_policy: FailurePolicy = "open"
 
@@ -40,7 +43,11 @@ class SharedState:
 
     store: Store
     failure_policy: FailurePolicy = "open"
+    deferred: DeferredWrites = field(init=False)  # usage and spend that could not be written yet
     _last_fail_open_log: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.deferred = DeferredWrites(self.store)
 
     @property
     def health(self) -> BackendHealth:
@@ -71,6 +78,7 @@ class SharedState:
         return report
 
     async def aclose(self) -> None:
+        await self.deferred.aclose()
         await self.store.aclose()
 
 
@@ -82,6 +90,8 @@ def build_shared_state(config: StateConfig) -> SharedState:
             auth_token=config.redis_auth_token,
             socket_timeout_seconds=config.socket_timeout_seconds,
             connect_timeout_seconds=config.connect_timeout_seconds,
+            max_connections=config.max_connections,
+            pool_timeout_seconds=config.pool_timeout_seconds,
         )
         health = BackendHealth("redis", probe_interval_seconds=config.probe_interval_seconds)
         store = RedisStore(client, key_prefix=config.key_prefix, health=health)

@@ -7,6 +7,10 @@ class StateUnavailable(Exception):
     """The shared-state backend (Redis) did not answer; callers apply the failure policy."""
 
 
+class StateBusy(StateUnavailable):
+    """Every pooled connection stayed in use for the whole wait: this one call fails, Redis is not down."""
+
+
 class StateRefused(Exception):
     """Limits and budgets are failing closed because the shared state is unavailable."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import structlog
 
 log = structlog.get_logger(__name__)
+_BUSY_LOG_INTERVAL_SECONDS = 10.0
 
 
 @dataclass
@@ -22,7 +23,9 @@ class BackendHealth:
     healthy: bool = True
     last_error: str | None = None
     degraded_since: float | None = None  # wall-clock seconds, for /readyz
+    busy_count: int = 0  # calls that found no free pooled connection in time (not failures of Redis)
     _next_probe_at: float = field(default=0.0, repr=False)
+    _last_busy_log: float = field(default=float("-inf"), repr=False)
 
     def allow(self) -> bool:
         """True if a call may go to the backend now (always when healthy; one probe per interval when not)."""
@@ -52,6 +55,14 @@ class BackendHealth:
             self.healthy = False
             self.degraded_since = time.time()
             log.error("state_backend_unavailable", backend=self.name, error=self.last_error)
+
+    def record_busy(self) -> None:
+        """The pool had no free connection in time: load, not an outage (logged at most every few seconds)."""
+        now = time.monotonic()
+        self.busy_count += 1
+        if now - self._last_busy_log >= _BUSY_LOG_INTERVAL_SECONDS:
+            self._last_busy_log = now
+            log.warning("state_pool_exhausted", backend=self.name, calls_so_far=self.busy_count)
 
     def snapshot(self) -> dict[str, object]:
         return {"backend": self.name, "healthy": self.healthy, "error": self.last_error}

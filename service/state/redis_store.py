@@ -2,6 +2,10 @@
 
 One client per process, built in the app's lifespan. `rediss://` URLs get TLS (ElastiCache in-transit
 encryption); the AUTH token is passed separately as the password so it never sits in a URL or a log.
+
+The connection pool blocks: under load a call waits (up to `pool_timeout_seconds`) for a connection
+instead of failing at once with "Too many connections". A pool that stays exhausted for the whole wait
+fails that one call (`StateBusy`) without marking Redis as down: that is load, not an outage.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import redis.asyncio as aioredis
 from limits.aio.storage import RedisStorage, Storage
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError, RedisError
 
-from service.state.errors import StateUnavailable
+from service.state.errors import StateBusy, StateUnavailable
 from service.state.health import BackendHealth
 from service.state.store import Bucket, HashIncrement, ReserveResult
 
@@ -54,6 +59,8 @@ def build_redis_client(
     auth_token: str | None,
     socket_timeout_seconds: float,
     connect_timeout_seconds: float,
+    max_connections: int = 100,
+    pool_timeout_seconds: float = 2.0,
 ) -> aioredis.Redis:
     """One client (and connection pool) per process; `rediss://` means TLS with certificate checks."""
     parts = urlsplit(url)
@@ -61,8 +68,10 @@ def build_redis_client(
         raise ValueError(f"REDIS_URL must start with redis:// or rediss:// (got {parts.scheme or 'no'} scheme)")
     if auth_token and parts.password:
         raise ValueError("REDIS_URL carries a password and REDIS_AUTH_TOKEN is set too; keep only REDIS_AUTH_TOKEN")
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_timeout_seconds,
         password=auth_token or None,
         socket_timeout=socket_timeout_seconds,
         socket_connect_timeout=connect_timeout_seconds,
@@ -71,6 +80,14 @@ def build_redis_client(
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
     )
+    return aioredis.Redis.from_pool(pool)
+
+
+def _pool_exhausted(error: BaseException) -> bool:
+    """The blocking pool's wait ran out (or a non-blocking pool was full): no connection was even tried."""
+    if isinstance(error, MaxConnectionsError):
+        return True
+    return isinstance(error, RedisConnectionError) and isinstance(error.__cause__, TimeoutError)
 
 
 class RedisStore:
@@ -94,6 +111,9 @@ class RedisStore:
         try:
             result = await operation()
         except (RedisError, OSError, TimeoutError) as exc:
+            if _pool_exhausted(exc):
+                self.health.record_busy()
+                raise StateBusy("every Redis connection of this process stayed busy for the whole wait") from exc
             self.health.record_failure(exc)
             raise StateUnavailable(str(exc)) from exc
         self.health.record_success()

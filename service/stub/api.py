@@ -95,6 +95,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         "total_tokens": prompt_tokens + len(pieces) * n,
     }
     head = {"id": _new_id("chatcmpl"), "created": int(time.time()), "model": model}
+    request.app[STATE].stats.bill(request.path, usage)
     if body.get("stream") is True:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -228,6 +229,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     tokens = sum(text.count_tokens(item) for item in inputs)
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    request.app[STATE].stats.bill(request.path, usage)
     return _json({"object": "list", "data": data, "model": model, "usage": usage})
 
 

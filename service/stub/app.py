@@ -6,11 +6,13 @@ Control endpoints (JSON in, JSON out):
 - `POST /_stub/faults`  a list of scripted responses (see `state.Fault`), consumed in order by the next
   matching /v1 requests: `{"status": 429, "retry_after_ms": 10, "count": 2}`, `{"status": 500}`,
   `{"hang": true}`, `{"delay_ms": 3000}`, `{"status": 400, "message": "..."}`,
-  `{"stall_after_chunks": 2, "stall_ms": 5000}`, `{"drop_after_chunks": 3}`; `"path"` filters.
+  `{"stall_after_chunks": 2, "stall_ms": 5000}`, `{"drop_after_chunks": 3}`; `"path"` filters;
+  `"probability": 0.3` plays a fault on that share of matching requests (seeded: a run repeats).
   `GET` lists what is still pending.
 - `POST /_stub/config`  change knobs (`state.Knobs`): ttft_ms, tokens_per_second, latency_ms, api_keys,
   rate_limit_headers (added to every /v1 response), moderation_marker, reply_tokens.
-- `GET  /_stub/stats`   requests per /v1 path (faulted ones included) and the last 50 in detail.
+- `GET  /_stub/stats`   requests per /v1 path (faulted ones included), tokens billed per path, the last 50
+  in detail.
 - `POST /_stub/reset`   clear stats and faults, knobs back to the command-line values.
 
 Every /v1 request is recorded, then served by the next matching fault if any, then checked against the

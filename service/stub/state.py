@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class Fault(BaseModel):
     stall_after_chunks: int | None = Field(default=None, ge=0)  # streams: pause after N chunks...
     stall_ms: float = Field(default=0, ge=0)  # ...for this long, then carry on
     drop_after_chunks: int | None = Field(default=None, ge=0)  # streams: cut the connection after N
+    probability: float = Field(default=1.0, gt=0, le=1)  # each matching request plays it with this chance (seeded)
 
     @property
     def mid_stream(self) -> bool:
@@ -87,10 +89,15 @@ class Fault(BaseModel):
 
 
 class FaultQueue:
-    """Scripted faults, consumed in order by the requests they match."""
+    """Scripted faults, consumed in order by the requests they match.
 
-    def __init__(self) -> None:
+    A fault with a `probability` below 1 is played by each matching request with that chance (a seeded
+    generator, so a run is repeatable); a request that does not play it looks further down the queue.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
         self._pending: list[tuple[Fault, list[int]]] = []  # (fault, [uses left])
+        self._random = random.Random(seed)  # noqa: S311 - repeatable test faults, not security
 
     def extend(self, faults: list[Fault]) -> None:
         self._pending.extend((fault, [fault.count]) for fault in faults)
@@ -100,6 +107,8 @@ class FaultQueue:
             if fault.path is not None and fault.path != path:
                 continue
             if fault.mid_stream and not streaming:
+                continue
+            if fault.probability < 1 and self._random.random() >= fault.probability:
                 continue
             left[0] -= 1
             if left[0] == 0:
@@ -112,14 +121,20 @@ class FaultQueue:
 
     def clear(self) -> None:
         self._pending.clear()
+        self._random.seed(0)
 
 
 class Stats:
-    """Requests received per /v1 path (faulted ones included) and the last few in detail."""
+    """Requests received per /v1 path (faulted ones included), the last few in detail, and the tokens
+    billed per path (what a real upstream would charge: every answered completion or embedding)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        self.tokens: dict[str, Counter[str]] = {}
+
+    def bill(self, path: str, usage: Mapping[str, int]) -> None:
+        self.tokens.setdefault(path, Counter()).update(usage)
 
     def record(self, method: str, path: str, headers: Mapping[str, str], body: Any) -> None:
         self.counts[path] += 1
@@ -129,7 +144,12 @@ class Stats:
         self.recent.append({"method": method, "path": path, "headers": seen, "body": body})
 
     def as_json(self) -> dict[str, Any]:
-        return {"total": self.counts.total(), "requests": dict(self.counts), "recent": list(self.recent)}
+        return {
+            "total": self.counts.total(),
+            "requests": dict(self.counts),
+            "tokens": {path: dict(counts) for path, counts in self.tokens.items()},
+            "recent": list(self.recent),
+        }
 
 
 class StubState:

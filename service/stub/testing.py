@@ -63,9 +63,14 @@ class StubServer:
         return f"{self.url}/v1"
 
     def stats(self) -> dict[str, Any]:
-        """`{"total": N, "requests": {path: count}, "recent": [{method, path, headers, body}, ...]}`."""
+        """`{"total": N, "requests": {path: count}, "tokens": {path: {name: count}}, "recent": [...]}`."""
         stats: dict[str, Any] = _request(f"{self.url}/_stub/stats")
         return stats
+
+    def tokens_billed(self, path: str) -> dict[str, int]:
+        """Tokens the stub charged on `path`: `{"prompt_tokens", "completion_tokens", "total_tokens"}` (0 if none)."""
+        billed: dict[str, int] = self.stats()["tokens"].get(path, {})
+        return {name: billed.get(name, 0) for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
 
     def requests_to(self, path: str) -> int:
         """How many requests reached `path` (e.g. "/v1/chat/completions"), faulted ones included."""

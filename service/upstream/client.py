@@ -21,6 +21,7 @@ from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
 from service import metrics
 from service.contract import Metrics
 from service.errors import APIError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
+from service.ratelimit.headers import retry_after
 from service.settings import Settings
 from service.upstream.keys import OpenAIKeySource
 
@@ -43,14 +44,24 @@ def build_client(settings: Settings, keys: OpenAIKeySource) -> AsyncOpenAI:
     )
 
 
-def _retry_after_seconds(headers: httpx2.Headers) -> str:
-    if (ms := headers.get("retry-after-ms")) is not None:
+class UpstreamRateLimited(RateLimited):
+    """OpenAI's own 429, after the SDK's retries; `retry_after_seconds` is as precise as OpenAI said it."""
+
+    def __init__(self, message: str, *, code: str, retry_after_seconds: float) -> None:
+        super().__init__(message, code=code, headers=retry_after(retry_after_seconds))
+        self.retry_after_seconds = retry_after_seconds
+
+
+def _retry_after_seconds(headers: httpx2.Headers) -> float:
+    """`retry-after-ms` first (sub-second, as the SDK reads it), then `retry-after` in seconds; else 1 s."""
+    for name, per_second in (("retry-after-ms", 1000), ("retry-after", 1)):
         try:
-            return str(max(1, math.ceil(float(ms) / 1000)))
+            seconds = float(headers.get(name, "")) / per_second
         except ValueError:
-            pass
-    value = headers.get("retry-after", "")
-    return value if value.isdigit() else "1"
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return 1.0
 
 
 def _upstream_error_field(exc: openai.APIStatusError, field: str) -> str | None:
@@ -71,10 +82,10 @@ def map_upstream_error(exc: openai.OpenAIError, timeout_seconds: float) -> APIEr
     if isinstance(exc, openai.APIConnectionError):
         return UpstreamError("Could not reach OpenAI; try again shortly", code="upstream_unreachable")
     if isinstance(exc, openai.RateLimitError):
-        return RateLimited(
+        return UpstreamRateLimited(
             "OpenAI's rate limit for this service was reached; retry after the time in Retry-After",
             code=_upstream_error_field(exc, "code") or "rate_limit_exceeded",
-            headers={"Retry-After": _retry_after_seconds(exc.response.headers)},
+            retry_after_seconds=_retry_after_seconds(exc.response.headers),
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         # Our key is wrong, not the client's request. Never echo OpenAI's message: it quotes the key.

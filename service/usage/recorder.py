@@ -11,12 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import structlog
-
 from service.budget import PeriodWindow, current_windows, usd
 from service.state import HashIncrement, SharedState, StateUnavailable
-
-log = structlog.get_logger(__name__)
 
 _KEEP = timedelta(days=40)  # last month's figures stay readable for a while after it ends
 _FIELDS = (
@@ -42,13 +38,14 @@ class UsageEvent:
     completion_tokens: int
     cost_nanos: int
     cache_hit: bool = False
+    requests: int = 1  # 0 for a share of a batched call (the question embeddings of /v1/answers)
 
     def increments(self) -> dict[str, int]:
         tokens = self.prompt_tokens + self.completion_tokens
         if self.cache_hit:
-            return {"requests": 1, "cache_hits": 1, "saved_tokens": tokens, "saved_nanos": self.cost_nanos}
+            return {"requests": self.requests, "cache_hits": 1, "saved_tokens": tokens, "saved_nanos": self.cost_nanos}
         return {
-            "requests": 1,
+            "requests": self.requests,
             "prompt_tokens": self.prompt_tokens,
             "cached_prompt_tokens": self.cached_prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -86,17 +83,20 @@ class UsageRecorder:
         self._state = state
 
     async def record(self, event: UsageEvent) -> None:
-        """Best effort: while Redis is down the figures are lost (budgets are enforced separately)."""
+        """Never lost for a busy or briefly absent Redis: what cannot be written now is written later."""
         now = datetime.now(UTC)
         windows = current_windows(now)
         ttl = {w.period: w.ttl_seconds(now, keep=_KEEP) for w in windows}
         increments = [HashIncrement(_usage_key(event.client_id, w), event.increments(), ttl[w.period]) for w in windows]
         try:
             await self._state.store.hincr(increments)
-            for window in windows:
+        except StateUnavailable:
+            self._state.deferred.add_hash_increments(increments)
+        for window in windows:
+            try:
                 await self._state.store.add_member(_clients_key(window), event.client_id, ttl[window.period])
-        except StateUnavailable as exc:
-            log.warning("usage_not_recorded", client_id=event.client_id, error=str(exc))
+            except StateUnavailable:
+                self._state.deferred.add_member(_clients_key(window), event.client_id, ttl[window.period])
 
     async def report(self, client_id: str, now: datetime | None = None) -> dict[str, Any]:
         """The client's current day and month. Raises `StateUnavailable` when Redis is down."""

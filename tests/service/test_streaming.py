@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.streaming import HEARTBEAT, relay_events
+from service.streaming import HEARTBEAT, StreamLimits, relay_events
 
 EVENTS = [
     b'data: {"choices":[{"delta":{"content":"Hel"}}],"usage":null}',
@@ -39,8 +39,7 @@ async def _relay(source: AsyncIterator[bytes], include_usage: bool, **kw: Any) -
         source,
         include_usage=include_usage,
         on_usage=seen.append,
-        heartbeat_seconds=kw.get("heartbeat", 10),
-        max_seconds=kw.get("max_seconds", 10),
+        limits=StreamLimits(heartbeat_seconds=kw.get("heartbeat", 10), max_seconds=kw.get("max_seconds", 10)),
     ):
         out += part
     return out, seen

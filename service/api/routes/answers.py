@@ -13,6 +13,7 @@ event with the whole answer, citations, usage and cost, and `data: [DONE]`.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack
@@ -27,16 +28,17 @@ from starlette.responses import Response, StreamingResponse
 
 from service import moderation
 from service.answers.engine import AnswerEngine
-from service.answers.index import Index
-from service.answers.prompt import NOT_FOUND, build_messages, cited_hits, is_not_found
-from service.answers.retrieval import Hit
-from service.api.deps import CurrentClient, MeteringDep, SettingsDep, UpstreamDep
-from service.api.metering import MeteredCall, Metering
+from service.answers.prompt import NOT_FOUND, build_messages
+from service.answers.reply import AnswerReply, content_of
+from service.api.body import read_json_object
+from service.api.deps import CurrentClient, MeteringDep, SettingsDep, StreamLimitsDep, UpstreamDep
+from service.api.metering import MeteredCall
+from service.api.responses import error_responses, streamed_or_json
 from service.cache import replay_events
 from service.errors import InvalidRequest, UpstreamError, validation_error
-from service.guardrails import ChatRequest, parse_json_object, prepare_chat_request, read_limited_body
+from service.guardrails import ChatRequest, prepare_chat_request
 from service.middleware import annotate
-from service.streaming import DONE, relay_events, sse_event
+from service.streaming import DONE, StreamLimits, relay_events, sse_event
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 log = structlog.get_logger(__name__)
@@ -53,6 +55,11 @@ def get_answer_engine(request: Request) -> AnswerEngine:
 
 AnswerEngineDep = Annotated[AnswerEngine, Depends(get_answer_engine)]
 
+# A question needs one character that is not blank. "Blank" is spelled out (Python's whitespace and that of
+# JSON Schema's regular expressions differ) so this check and the OpenAPI document's `pattern` agree.
+NOT_BLANK = r"[^\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+
 
 class AnswerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,12 +70,12 @@ class AnswerBody(BaseModel):
     user: str | None = Field(None, max_length=256)
 
 
-def _parse(raw: bytes, settings: SettingsDep) -> AnswerBody:
+def _parse(raw: dict[str, Any], settings: SettingsDep) -> AnswerBody:
     try:
-        body = AnswerBody.model_validate(parse_json_object(raw))
+        body = AnswerBody.model_validate(raw)
     except ValidationError as exc:
         raise validation_error(exc.errors()) from None
-    if not body.question.strip():
+    if not _NOT_BLANK.search(body.question):
         raise InvalidRequest("question is empty; send the question as text", param="question")
     if len(body.question) > settings.answers_max_question_chars:
         raise InvalidRequest(
@@ -82,7 +89,11 @@ def _parse(raw: bytes, settings: SettingsDep) -> AnswerBody:
     return body
 
 
-@router.post("/answers")
+@router.post(
+    "/answers",
+    responses=streamed_or_json("An answer, or answer.context, chat.completion.chunk and answer events when streamed")
+    | error_responses(400, 401, 408, 413, 429, 502, 503, 504),
+)
 async def create_answer(
     request: Request,
     *,
@@ -91,16 +102,17 @@ async def create_answer(
     upstream: UpstreamDep,
     metering: MeteringDep,
     engine: AnswerEngineDep,
+    stream_limits: StreamLimitsDep,
 ) -> Response:
-    raw = await read_limited_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
+    raw = await read_json_object(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     body = _parse(raw, settings)
     if settings.moderation_enabled:
         await moderation.check_input(upstream, body.question, settings.moderation_model)
     started = time.monotonic()
-    index, hits = await engine.search(body.question, body.top_k or settings.answers_top_k)
+    index, hits = await engine.search(body.question, body.top_k or settings.answers_top_k, client.id)
     search_ms = round((time.monotonic() - started) * 1000, 1)
     annotate(request, index_version=index.version, chunks=len(hits), search_ms=search_ms)
-    answer = _Answer(index, hits, metering, search_ms)
+    answer = AnswerReply(index, hits, metering.prices, search_ms)
     if not hits:  # nothing similar enough (ANSWERS_MIN_SIMILARITY): no model call to pay for
         model = body.model or settings.default_model
         return _respond_without_model(answer, model, body.stream)
@@ -123,9 +135,9 @@ async def create_answer(
         if chat.stream:
             events = _iterate(replay_events(completion, include_usage=True))
             return _sse(answer.stream(events, chat.model, cached=True), metered.headers())
-        return _json(answer.payload(_content(completion), completion.get("usage"), chat.model, cached=True), metered)
+        return _json(answer.payload(content_of(completion), completion.get("usage"), chat.model, cached=True), metered)
     if chat.stream:
-        return await _stream(request, chat, settings=settings, upstream=upstream, metered=metered, answer=answer)
+        return await _stream(request, chat, limits=stream_limits, upstream=upstream, metered=metered, answer=answer)
     try:
         async with upstream.chat_completion(chat.params) as response:
             raw_completion = await response.read()
@@ -145,94 +157,7 @@ async def create_answer(
         completion_tokens=(usage or {}).get("completion_tokens"),
     )
     await metered.succeeded(usage, raw_completion, upstream_headers)
-    return _json(answer.payload(_content(result), usage, chat.model, cached=False), metered)
-
-
-class _Answer:
-    """Builds the response for one question from the model's text, whatever path produced it."""
-
-    def __init__(self, index: Index, hits: list[Hit], metering: Metering, search_ms: float) -> None:
-        self.index = index
-        self.hits = hits
-        self.metering = metering
-        self.search_ms = search_ms
-
-    def payload(self, text: str, usage: Mapping[str, Any] | None, model: str, *, cached: bool) -> dict[str, Any]:
-        counts = dict(usage or {})
-        details = counts.get("prompt_tokens_details") or {}
-        cost_nanos = self.metering.prices.price_for(model).cost_nanos(
-            int(counts.get("prompt_tokens") or 0),
-            int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
-            int(counts.get("completion_tokens") or 0),
-        )
-        return {
-            "object": "answer",
-            "model": model,
-            "answer": text,
-            "found": not is_not_found(text),
-            "citations": [hit.as_json() for hit in cited_hits(text, self.hits)],
-            "context": [hit.as_json() for hit in self.hits],
-            "index_version": self.index.version,
-            "cached": cached,
-            "usage": counts,
-            # a cached answer was paid for once already: it costs nothing now
-            "cost_usd": 0.0 if cached else cost_nanos / 1e9,
-            "search_ms": self.search_ms,
-        }
-
-    def context_event(self) -> bytes:
-        return sse_event(
-            {
-                "object": "answer.context",
-                "index_version": self.index.version,
-                "context": [h.as_json() for h in self.hits],
-            }
-        )
-
-    async def stream(self, events: AsyncIterator[bytes], model: str, *, cached: bool) -> AsyncIterator[bytes]:
-        """Context first, the model's chunks as they come, then the assembled answer and [DONE]."""
-        yield self.context_event()
-        text: list[str] = []
-        usage: dict[str, Any] | None = None
-        finished = False
-        async for item in events:
-            forward: list[bytes] = []
-            for event in item.split(b"\n\n"):
-                data = _data_of(event)
-                if data is None:  # a heartbeat comment, or [DONE] (ours comes after the answer event)
-                    if event.strip() and event.strip() != DONE.strip():
-                        forward.append(event)
-                    continue
-                if "error" in data:
-                    yield event + b"\n\n"
-                    return
-                for choice in data.get("choices") or ():
-                    text.append((choice.get("delta") or {}).get("content") or "")
-                    finished = finished or bool(choice.get("finish_reason"))
-                if isinstance(data.get("usage"), dict):
-                    usage = data["usage"]
-                forward.append(event)
-            if forward:
-                yield b"\n\n".join(forward) + b"\n\n"
-        if finished:
-            yield sse_event(self.payload("".join(text), usage, model, cached=cached))
-            yield DONE
-
-
-def _data_of(event: bytes) -> dict[str, Any] | None:
-    line = event.strip()
-    if not line.startswith(b"data:") or line == DONE.strip():
-        return None
-    try:
-        data = orjson.loads(line.removeprefix(b"data:").strip())
-    except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _content(completion: Mapping[str, Any]) -> str:
-    choices = completion.get("choices") or [{}]
-    return str((choices[0].get("message") or {}).get("content") or "")
+    return _json(answer.payload(content_of(result), usage, chat.model, cached=False), metered)
 
 
 async def _iterate(events: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -252,7 +177,7 @@ def _sse(
     )
 
 
-def _respond_without_model(answer: _Answer, model: str, stream: bool) -> Response:
+def _respond_without_model(answer: AnswerReply, model: str, stream: bool) -> Response:
     payload = answer.payload(
         NOT_FOUND, {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, model, cached=False
     )
@@ -271,10 +196,10 @@ async def _stream(
     request: Request,
     chat: ChatRequest,
     *,
-    settings: SettingsDep,
+    limits: StreamLimits,
     upstream: UpstreamDep,
     metered: MeteredCall,
-    answer: _Answer,
+    answer: AnswerReply,
 ) -> Response:
     # Opened here, not inside the generator, so an upstream error still gets a proper status code.
     resources = AsyncExitStack()
@@ -295,8 +220,7 @@ async def _stream(
                 response.iter_bytes(),
                 include_usage=True,
                 on_usage=on_usage,
-                heartbeat_seconds=settings.sse_heartbeat_seconds,
-                max_seconds=settings.max_stream_seconds,
+                limits=limits,
             ):
                 metered.on_stream_event(event)
                 yield event

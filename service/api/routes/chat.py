@@ -12,11 +12,13 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from service import moderation
-from service.api.deps import CurrentClient, MeteringDep, SettingsDep, UpstreamDep
+from service.api.body import read_json_object
+from service.api.deps import CurrentClient, MeteringDep, SettingsDep, StreamLimitsDep, UpstreamDep
 from service.api.metering import MeteredCall
-from service.guardrails import ChatRequest, parse_json_object, prepare_chat_request, read_limited_body
+from service.api.responses import error_responses, streamed_or_json
+from service.guardrails import ChatRequest, prepare_chat_request
 from service.middleware import annotate
-from service.streaming import relay_events
+from service.streaming import StreamLimits, relay_events
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 log = structlog.get_logger(__name__)
@@ -32,12 +34,22 @@ def _record_usage(request: Request, usage: dict[str, Any]) -> None:
     )
 
 
-@router.post("/chat/completions")
+@router.post(
+    "/chat/completions",
+    responses=streamed_or_json("A chat.completion, or chat.completion.chunk events when streamed")
+    | error_responses(400, 401, 408, 413, 429, 502, 503, 504),
+)
 async def create_chat_completion(
-    request: Request, client: CurrentClient, settings: SettingsDep, upstream: UpstreamDep, metering: MeteringDep
+    request: Request,
+    *,
+    client: CurrentClient,
+    settings: SettingsDep,
+    upstream: UpstreamDep,
+    metering: MeteringDep,
+    stream_limits: StreamLimitsDep,
 ) -> Response:
-    raw = await read_limited_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
-    chat = prepare_chat_request(parse_json_object(raw), settings, client.id)
+    sent = await read_json_object(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    chat = prepare_chat_request(sent, settings, client.id)
     annotate(request, model=chat.model, stream=chat.stream)
     if settings.moderation_enabled:
         await moderation.check_input(upstream, chat.input_text, settings.moderation_model)
@@ -47,9 +59,7 @@ async def create_chat_completion(
     if metered.hit:
         return metered.hit_response(SSE_HEADERS)
     if chat.stream:
-        return await _stream(
-            request, chat, settings.sse_heartbeat_seconds, settings.max_stream_seconds, upstream, metered=metered
-        )
+        return await _stream(request, chat, stream_limits, upstream, metered=metered)
     try:
         async with upstream.chat_completion(chat.params) as response:
             body = await response.read()
@@ -81,8 +91,7 @@ def _usage_of_completion(body: bytes) -> dict[str, Any] | None:
 async def _stream(
     request: Request,
     chat: ChatRequest,
-    heartbeat_seconds: float,
-    max_seconds: float,
+    limits: StreamLimits,
     upstream: UpstreamDep,
     *,
     metered: MeteredCall,
@@ -106,8 +115,7 @@ async def _stream(
                 response.iter_bytes(),
                 include_usage=chat.include_usage,
                 on_usage=on_usage,
-                heartbeat_seconds=heartbeat_seconds,
-                max_seconds=max_seconds,
+                limits=limits,
             ):
                 metered.on_stream_event(event)
                 yield event

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from service.contract import HEALTH_PATH, READY_PATH
@@ -16,12 +17,21 @@ router = APIRouter(tags=["health"])
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
 
+class Readiness(BaseModel):
+    status: str  # "ready" or "not_ready"
+    checks: dict[str, str]  # each check's summary; never an internal host or error (those are logged)
+
+
 @router.get(HEALTH_PATH)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(READY_PATH)
+@router.get(
+    READY_PATH,
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: the OpenAI key is not loaded"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     details: dict[str, str] = {}

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentClient, SettingsDep
+from service.api.responses import error_responses
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
 
-@router.get("/models")
+@router.get("/models", responses=error_responses(401))
 async def list_models(_: CurrentClient, settings: SettingsDep) -> dict[str, Any]:
     return {
         "object": "list",

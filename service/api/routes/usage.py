@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentClient, MeteringDep, SettingsDep
+from service.api.responses import error_responses
 from service.errors import PermissionDenied, ServiceUnavailable
 from service.state import StateUnavailable
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
 
-@router.get("/usage")
+@router.get("/usage", responses=error_responses(401, 403, 503))
 async def get_usage(
     client: CurrentClient, settings: SettingsDep, metering: MeteringDep, client_id: str | None = None
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from service.answers.prompt import NOT_FOUND
@@ -161,6 +161,43 @@ def test_no_client_input_yields_a_server_error(service: ServiceProcess, body: An
         timeout=30,
     )
     # The one 5xx allowed: 503 while the knowledge base is still being indexed (a retryable state).
+    assert response.status_code < 500 or response.json()["error"]["code"] == "index_not_ready", response.text
+    if response.status_code >= 400:
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def _deep_or_wide(depth: int, width: int, as_list: bool) -> bytes:
+    """JSON text `depth` levels deep around a `width`-wide list or object (built as text: no recursion)."""
+    inner = (
+        b"[" + b",".join([b'"w"'] * width) + b"]"
+        if as_list
+        else (b"{" + b",".join(b'"k%d":1' % i for i in range(width)) + b"}")
+    )
+    return b"[" * depth + inner + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    "position",
+    [b"@", *(b'{"question":"hi","%s":@}' % f.encode() for f in ("question", "top_k", "model", "stream", "user", "x"))],
+    ids=lambda position: position.decode(),
+)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    depth=st.sampled_from([0, 1, 64, 65, 128, 255, 1000, 1100]) | st.integers(min_value=0, max_value=1100),
+    width=st.integers(min_value=0, max_value=2000),
+    as_list=st.booleans(),
+)
+@example(depth=1000, width=1, as_list=True)
+@example(depth=1, width=2000, as_list=False)
+def test_no_deep_or_wide_structure_in_any_field_yields_a_server_error(
+    service: ServiceProcess, position: bytes, depth: int, width: int, as_list: bool
+) -> None:
+    response = httpx2.post(
+        f"{service.base_url}/answers",
+        content=position.replace(b"@", _deep_or_wide(depth, width, as_list)),
+        headers={"Authorization": f"Bearer {service.api_key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code < 500 or response.json()["error"]["code"] == "index_not_ready", response.text
     if response.status_code >= 400:
         assert set(response.json()["error"]) == {"message", "type", "param", "code"}

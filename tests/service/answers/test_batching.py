@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from service.answers.embeddings import EmbeddingBatcher, QuestionEmbeddings, upstream_embedder
+from service.api.embedding_metering import Embedded
 from service.settings import Settings
 from service.stub.testing import StubServer
 from service.stub.vectors import embed
@@ -43,9 +44,9 @@ def test_concurrent_questions_make_one_embeddings_call(stub: StubServer) -> None
 def test_batches_close_at_their_size_and_duplicates_are_embedded_once() -> None:
     batches: list[list[str]] = []
 
-    async def embed_many(texts: list[str]) -> list[list[float]]:
+    async def embed_many(texts: list[str]) -> Embedded:
         batches.append(texts)
-        return [[float(len(text)), 1.0] for text in texts]
+        return Embedded([[float(len(text)), 1.0] for text in texts], len(texts))
 
     async def main() -> None:
         batcher = EmbeddingBatcher(embed_many, max_batch=4, max_wait_seconds=0.05)
@@ -58,12 +59,12 @@ def test_batches_close_at_their_size_and_duplicates_are_embedded_once() -> None:
 def test_a_failed_batch_fails_each_waiter_and_the_next_one_works() -> None:
     calls = 0
 
-    async def embed_many(texts: list[str]) -> list[list[float]]:
+    async def embed_many(texts: list[str]) -> Embedded:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("upstream down")
-        return [[1.0, 0.0] for _ in texts]
+        return Embedded([[1.0, 0.0] for _ in texts], len(texts))
 
     async def main() -> None:
         batcher = EmbeddingBatcher(embed_many, max_batch=8, max_wait_seconds=0.01)
@@ -77,10 +78,10 @@ def test_a_failed_batch_fails_each_waiter_and_the_next_one_works() -> None:
 def test_repeated_questions_come_from_the_cache() -> None:
     calls = 0
 
-    async def embed_many(texts: list[str]) -> list[list[float]]:
+    async def embed_many(texts: list[str]) -> Embedded:
         nonlocal calls
         calls += 1
-        return [[3.0, 4.0] for _ in texts]
+        return Embedded([[3.0, 4.0] for _ in texts], len(texts))
 
     async def main() -> None:
         questions = QuestionEmbeddings(EmbeddingBatcher(embed_many, max_batch=8, max_wait_seconds=0), cache_size=2)

@@ -99,6 +99,19 @@ def test_stop_and_hashed_user_are_sent_upstream(service: ServiceProcess, stub: S
     assert sent["max_completion_tokens"] == 512  # the default when the client sets none
 
 
+def test_safety_identifier_goes_upstream_hashed_and_nothing_is_stored(
+    service: ServiceProcess, stub: StubServer
+) -> None:
+    service.client().chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, safety_identifier="alice@example.com", store=True
+    )
+    sent = _chat_requests(stub)[-1]["body"]
+    assert isinstance(sent, dict)
+    assert sent["safety_identifier"] != "alice@example.com"
+    assert len(sent["safety_identifier"]) == 32
+    assert sent["store"] is False  # UPSTREAM_STORE=false, the default: OpenAI keeps no stored completion
+
+
 def test_models_lists_the_allow_list_in_openai_format(make_service) -> None:
     with make_service(ALLOWED_MODELS="gpt-4.1-mini,gpt-4.1-nano", DEFAULT_MODEL="gpt-4.1-nano") as svc:
         models = [m.id for m in svc.client().models.list()]

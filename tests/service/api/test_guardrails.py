@@ -45,6 +45,12 @@ def _post(service: ServiceProcess, content: bytes | None = None, **body: Any) ->
         ({"messages": OK_MESSAGES, "temperature": 3}, "temperature", "less than or equal to 2"),
         ({"messages": OK_MESSAGES, "stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
         ({"model": "gpt-4o-mini"}, "messages", "Field required"),
+        ({"messages": OK_MESSAGES, "max_completion_tokens": 10, "max_tokens": 100_000}, "max_tokens", "at most 4096"),
+        ({"messages": OK_MESSAGES, "max_tokens": "100"}, "max_tokens", "valid integer"),
+        ({"messages": OK_MESSAGES, "max_tokens": 100.0}, "max_tokens", "valid integer"),
+        ({"messages": OK_MESSAGES, "max_tokens": True}, "max_tokens", "valid integer"),
+        ({"messages": OK_MESSAGES, "n": "2"}, "n", "valid integer"),
+        ({"messages": OK_MESSAGES, "temperature": "0.5"}, "temperature", "valid number"),
     ],
 )
 def test_invalid_requests_are_refused_naming_the_field(
@@ -87,7 +93,7 @@ def test_oversize_chunked_body_without_content_length_gets_413(service: ServiceP
     response = httpx2.post(
         f"{service.base_url}/chat/completions",
         content=chunks(),
-        headers={"Authorization": f"Bearer {service.api_key}"},
+        headers={"Authorization": f"Bearer {service.api_key}", "Content-Type": "application/json"},
         timeout=30,
     )
     assert response.status_code == 413
@@ -109,6 +115,8 @@ _json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=8,
 )
+
+
 _fields = st.sampled_from(
     [
         "model",

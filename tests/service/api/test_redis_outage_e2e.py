@@ -88,3 +88,16 @@ def test_redis_killed_mid_test_and_restarted(
             time.sleep(0.1)
     assert answered == 4
     assert stub.requests_to("/v1/chat/completions") > upstream_calls
+
+
+def test_readiness_names_no_internal_host_while_redis_is_down(
+    outage_services: tuple[ServiceProcess, ServiceProcess], redis_server: RedisServer, redis_url: str
+) -> None:
+    svc, _ = outage_services
+    redis_server.stop()
+    body = httpx2.get(svc.url + READY_PATH).text  # no key needed: anyone can read this
+    redis_server.start()
+    assert "degraded: redis unavailable" in body
+    for internal in ("127.0.0.1", str(redis_server.port), "Error", "onnect"):
+        assert internal not in body
+    assert f":{redis_server.port}" in svc.logs() or str(redis_server.port) in svc.logs()  # the detail is logged

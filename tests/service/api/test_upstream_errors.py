@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx2
@@ -126,3 +127,22 @@ def test_upstream_429_after_retries_emits_the_alarm_metric(fast_fail_service: Se
     assert metric, "no UpstreamRateLimited EMF record was written"
     assert metric[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == Metrics.NAMESPACE
     assert metric[-1][METRIC_DIMENSION] == "local"
+
+
+def test_a_sub_second_retry_after_pauses_the_fleet_only_that_long(
+    make_service: ServiceFactory, stub: StubServer
+) -> None:
+    stub.faults([{"path": "/v1/chat/completions", "status": 429, "retry_after_ms": 50}])
+    with make_service(workers=1, UPSTREAM_MAX_RETRIES="0") as svc:
+        refused = _post(svc)
+        started = time.monotonic()
+        answered = _post(svc)  # the pause OpenAI asked for is 50 ms: this one must not wait a second
+        waited = time.monotonic() - started
+        logs = svc.logs()
+    assert refused.status_code == 429
+    assert refused.headers["retry-after-ms"] == "50"
+    assert refused.headers["retry-after"] == "1"  # HTTP's whole seconds, rounded up
+    assert answered.status_code == 200
+    assert waited < 0.5
+    assert '"event":"upstream_rate_limit_pause"' in logs
+    assert '"seconds":0.05' in logs

@@ -17,6 +17,7 @@ from service.budget import (
     signal_soft_limits,
 )
 from service.state import StateConfig, build_shared_state
+from tests.support.redis import RedisServer
 
 CENT = nanos_from_usd(0.01)
 
@@ -99,3 +100,38 @@ def test_soft_limit_warns_in_a_header_a_log_line_and_a_metric(
     assert record["SpendSoftLimitReached"] == 1
     assert record["Environment"] == "staging"
     assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "OpenAIService"
+
+
+def test_a_settle_redis_cannot_take_is_written_when_it_returns(redis_server: RedisServer, redis_url: str) -> None:
+    async def main() -> None:
+        state = build_shared_state(StateConfig(redis_url=redis_url, probe_interval_seconds=0.1))
+        budget = SpendBudget(state, client_default=SpendLimits(daily_hard=1.0), service=SpendLimits())
+        redis_server.stop()
+        reservation = await budget.reserve("acme", 5 * CENT)  # fail open: nothing reserved
+        await budget.settle(reservation, 2 * CENT)  # nor can the real cost be written yet: it is kept
+        assert state.deferred.pending
+        redis_server.start()
+        await asyncio.sleep(0.15)  # past the probe interval: the store tries Redis again
+        await state.deferred.aclose()  # the last attempt a stopping process makes
+        day_key = f"budget:client:acme:day:{current_windows()[0].label}"
+        assert await state.store.read_ints([day_key]) == [2 * CENT]
+        await state.aclose()
+
+    asyncio.run(main())
+
+
+def test_spend_while_reservations_fail_open_is_still_counted(redis_server: RedisServer, redis_url: str) -> None:
+    async def main() -> None:
+        state = build_shared_state(StateConfig(redis_url=redis_url, probe_interval_seconds=0.1))
+        budget = SpendBudget(state, client_default=SpendLimits(daily_hard=1.0), service=SpendLimits())
+        redis_server.stop()
+        reservation = await budget.reserve("acme", 5 * CENT)  # fail open: not checked against the limit
+        assert not reservation.enforced
+        redis_server.start()
+        await asyncio.sleep(0.15)  # past the probe interval: the store tries Redis again
+        await budget.settle(reservation, 3 * CENT)
+        day_key = f"budget:client:acme:day:{current_windows()[0].label}"
+        assert await state.store.read_ints([day_key]) == [3 * CENT]
+        await state.aclose()
+
+    asyncio.run(main())

@@ -35,10 +35,24 @@ def test_usage_adds_up_across_workers_and_separates_saved_spend(redis_url: str) 
     asyncio.run(main())
 
 
-def test_recording_while_redis_is_down_does_not_fail_the_request(redis_server: RedisServer, redis_url: str) -> None:
+def test_usage_recorded_while_redis_is_down_is_written_when_it_returns(
+    redis_server: RedisServer, redis_url: str
+) -> None:
     async def main() -> None:
-        recorder = UsageRecorder(build_shared_state(StateConfig(redis_url=redis_url)))
+        state = build_shared_state(StateConfig(redis_url=redis_url, probe_interval_seconds=0.1))
+        recorder = UsageRecorder(state)
         redis_server.stop()
-        await recorder.record(UsageEvent("acme", "gpt-4o-mini", 1, 0, 1, 1))
+        await recorder.record(UsageEvent("acme", "gpt-4o-mini", 10, 0, 5, 7))  # does not fail the request
+        await recorder.record(UsageEvent("acme", "gpt-4o-mini", 20, 0, 5, 7))
+        assert state.deferred.pending > 0
+        redis_server.start()
+        for _ in range(50):  # the retry runs every half second
+            if not state.deferred.pending:
+                break
+            await asyncio.sleep(0.1)
+        day = (await recorder.report("acme"))["day"]
+        assert (day["requests"], day["prompt_tokens"], day["completion_tokens"]) == (2, 30, 10)
+        assert [r["client_id"] for r in await recorder.report_all()] == ["acme"]
+        await state.aclose()
 
     asyncio.run(main())

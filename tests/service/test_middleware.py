@@ -1,0 +1,81 @@
+"""The request id reaches every response and every log line, the unexpected 500 included (in process)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx2
+import pytest
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from service.main import create_app
+from service.settings import Settings
+
+
+def _app_with_a_bug() -> object:
+    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    router = APIRouter()
+
+    @router.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug with an internal detail: db.internal:5432")
+
+    @router.get("/bug-mid-stream")
+    async def bug_mid_stream() -> StreamingResponse:
+        async def events() -> object:
+            yield b"data: one\n\n"
+            raise RuntimeError("broken after the first event")
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    app.include_router(router)
+    return app
+
+
+def _get(path: str, **headers: str) -> httpx2.Response:
+    async def main() -> httpx2.Response:
+        transport = httpx2.ASGITransport(app=_app_with_a_bug(), raise_app_exceptions=False)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path, headers=headers)
+
+    return asyncio.run(main())
+
+
+def _lines(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_an_unexpected_error_is_a_500_that_carries_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    response = _get("/bug", **{"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.json()["error"] == {
+        "message": "The server had an error while processing your request.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
+    assert "db.internal" not in response.text
+    lines = [line for line in _lines(capsys.readouterr().out) if line.get("logger") != "service.state.backend"]
+    events = {line["event"] for line in lines}
+    assert {"unhandled_error", "request"} <= events
+    assert all(line.get("request_id") == "trace-500" for line in lines), lines
+    access = next(line for line in lines if line["event"] == "request")
+    assert access["status"] == 500
+
+
+def test_a_generated_request_id_is_returned_on_a_500_too(capsys: pytest.CaptureFixture[str]) -> None:
+    response = _get("/bug")
+    request_id = response.headers["x-request-id"]
+    assert len(request_id) == 32
+    assert all(line.get("request_id") == request_id for line in _lines(capsys.readouterr().out))
+
+
+def test_an_error_after_the_response_started_is_logged_with_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    response = _get("/bug-mid-stream", **{"X-Request-ID": "trace-mid-stream"})
+    assert response.headers["x-request-id"] == "trace-mid-stream"
+    lines = _lines(capsys.readouterr().out)
+    failure = next(line for line in lines if line["event"] == "unhandled_error")
+    assert failure["request_id"] == "trace-mid-stream"
