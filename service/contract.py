@@ -44,8 +44,43 @@ class Metrics:
     """CloudWatch metrics the service emits (Embedded Metric Format log lines) and infra alarms on."""
 
     NAMESPACE: Final = "OpenAIService"
+    # Events, counted once each (dimension set: ROLLUP_DIMENSIONS).
     UPSTREAM_RATE_LIMITED: Final = "UpstreamRateLimited"
     SPEND_SOFT_LIMIT_REACHED: Final = "SpendSoftLimitReached"
+    # One record per request, every metric below in it, under both REQUEST_DIMENSIONS and ROLLUP_DIMENSIONS
+    # (unit in REQUEST_METRIC_UNITS). A metric a request has no value for (TTFT of a non-streamed request,
+    # tokens of a refused one) is left out of its record, not sent as 0.
+    REQUESTS: Final = "Requests"
+    """1 per request; the `Outcome` property (2xx/4xx/5xx/499) says how it ended."""
+    ERRORS_4XX: Final = "Errors4xx"
+    ERRORS_5XX: Final = "Errors5xx"
+    REQUEST_LATENCY: Final = "RequestLatency"
+    TIME_TO_FIRST_TOKEN: Final = "TimeToFirstToken"
+    PROMPT_TOKENS: Final = "PromptTokens"
+    COMPLETION_TOKENS: Final = "CompletionTokens"
+    CACHED_TOKENS: Final = "CachedTokens"
+    REASONING_TOKENS: Final = "ReasoningTokens"
+    COST_USD: Final = "CostUsd"
+    CACHE_HITS: Final = "CacheHits"
+    CACHE_MISSES: Final = "CacheMisses"
+    UPSTREAM_RETRIES: Final = "UpstreamRetries"
+
+
+REQUEST_METRIC_UNITS: Final = {
+    Metrics.REQUESTS: "Count",
+    Metrics.ERRORS_4XX: "Count",
+    Metrics.ERRORS_5XX: "Count",
+    Metrics.REQUEST_LATENCY: "Milliseconds",
+    Metrics.TIME_TO_FIRST_TOKEN: "Milliseconds",
+    Metrics.PROMPT_TOKENS: "Count",
+    Metrics.COMPLETION_TOKENS: "Count",
+    Metrics.CACHED_TOKENS: "Count",
+    Metrics.REASONING_TOKENS: "Count",
+    Metrics.COST_USD: "None",
+    Metrics.CACHE_HITS: "Count",
+    Metrics.CACHE_MISSES: "Count",
+    Metrics.UPSTREAM_RETRIES: "Count",
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +138,12 @@ class StreamingBudget:
 
 DEFAULT_BUDGET: Final = StreamingBudget()
 
-# Service metrics carry exactly this one dimension (EMF `"Dimensions": [["Environment"]]`, value = the
-# ENVIRONMENT variable). CloudWatch alarms match dimensions exactly, so infra alarms on
-# Metrics.NAMESPACE/<name> with {METRIC_DIMENSION: <stack>}; a metric emitted with another set never alarms.
+# Every service metric carries this dimension (value: the ENVIRONMENT variable). CloudWatch alarms match
+# dimensions exactly, so infra alarms on Metrics.NAMESPACE/<name> with {METRIC_DIMENSION: <stack>}: the
+# fleet-wide ROLLUP_DIMENSIONS set. Per-request metrics are also emitted per model and endpoint
+# (REQUEST_DIMENSIONS) for the dashboard; the client id is a property, never a dimension (cardinality).
 METRIC_DIMENSION: Final = "Environment"
+MODEL_DIMENSION: Final = "Model"
+ENDPOINT_DIMENSION: Final = "Endpoint"
+ROLLUP_DIMENSIONS: Final = (METRIC_DIMENSION,)
+REQUEST_DIMENSIONS: Final = (METRIC_DIMENSION, MODEL_DIMENSION, ENDPOINT_DIMENSION)
