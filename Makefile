@@ -10,7 +10,7 @@ ENSURE_UV := $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet u
 	|| python3 -m pip install --quiet --user --break-system-packages uv
 RUN := $(UV) run --frozen
 
-.PHONY: help sync run test lint fmt bench docs index eval bootstrap cost rename
+.PHONY: help sync run test lint fmt bench docs index eval eval-baseline bootstrap cost rename
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -51,6 +51,9 @@ index: .venv/.synced ## embed the knowledge base for /v1/answers (the local stub
 
 eval: .venv/.synced ## evaluate retrieval Q&A on the stub against evals/baseline/stub.json (EVAL_ARGS adds options)
 	$(RUN) python -m evals --baseline evals/baseline/stub.json $(EVAL_ARGS)
+
+eval-baseline: .venv/.synced ## after a stack's first deploy: write evals/baseline/<STACK>.json from it, then commit it
+	$(RUN) python -m evals.first_baseline $(STACK) $(EVAL_ARGS)
 
 docs: .venv/.synced ## regenerate the README's configuration table, .env.example and the docs' cost figures
 	$(RUN) python scripts/render_settings_table.py

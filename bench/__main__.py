@@ -16,6 +16,7 @@ from typing import Any, Final
 from bench.report import Report, ScenarioResult, render
 from bench.scenarios import SCENARIOS, Scenario
 from bench.service import CLIENT_KEY, REPO_ROOT, RunningService, memory_mib, run_service
+from bench.ttft import measure_ttft
 from bench.wrk import run_load, wrk_path
 from service.stub.testing import StubServer, run_stub
 
@@ -34,6 +35,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=50.0, help="stub latency, non-streaming")
     parser.add_argument("--ttft-ms", type=float, default=50.0, help="stub time to first token, streaming")
     parser.add_argument("--tokens-per-second", type=float, default=200.0, help="stub streaming rate")
+    parser.add_argument(
+        "--ttft-samples", type=int, default=20, help="streamed requests timed to their first token per target"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= MAX_SECONDS:
         parser.error(f"--duration must be between 1 and {MAX_SECONDS:g} seconds")
@@ -91,7 +95,19 @@ def run_scenario(
             run_load(url, body, connections=scenario.connections, seconds=args.duration, authorization=authorization)
         )
     direct, through_service = measured
-    return ScenarioResult(scenario, direct=direct, service=through_service, notes=tuple(notes))
+    ttft = (
+        tuple(measure_ttft(url, body, samples=args.ttft_samples, authorization=auth) for url, auth in targets)
+        if scenario.stream and args.ttft_samples > 0
+        else (None, None)
+    )
+    return ScenarioResult(
+        scenario,
+        direct=direct,
+        service=through_service,
+        notes=tuple(notes),
+        direct_ttft=ttft[0],
+        service_ttft=ttft[1],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.scenarios import HIGH_CONCURRENCY, MAX_ADDED_P50_MS, MAX_WORKER_RSS_MIB, MIN_THROUGHPUT_RATIO, Scenario
 from bench.service import MemoryUse
+from bench.ttft import TTFTResult
 from bench.wrk import LoadResult
 
 
@@ -28,6 +29,8 @@ class ScenarioResult:
     service: LoadResult | None = None
     skipped: str | None = None  # why it did not run, e.g. "n/a (no cache)"
     notes: tuple[str, ...] = ()
+    direct_ttft: TTFTResult | None = None  # streamed scenarios: time to first token, one connection
+    service_ttft: TTFTResult | None = None
 
     def target(self) -> Target | None:
         if self.direct is None or self.service is None:
@@ -70,6 +73,10 @@ class Report:
                     "stream": result.scenario.stream,
                     "direct": result.direct.as_json() if result.direct else None,
                     "service": result.service.as_json() if result.service else None,
+                    "ttft": {
+                        "direct": result.direct_ttft.as_json() if result.direct_ttft else None,
+                        "service": result.service_ttft.as_json() if result.service_ttft else None,
+                    },
                     "skipped": result.skipped,
                     "notes": list(result.notes),
                     "target": {"description": target.description, "passed": target.passed} if target else None,
@@ -108,6 +115,12 @@ def render(report: Report) -> str:
         errors = f"{result.direct.errors if result.direct else 0}/{result.service.errors if result.service else 0}"
         target = result.target()
         lines.append(f"{label} | {_figures(result.direct)} | {_figures(result.service)} | {errors:>9} | {target or ''}")
+        if result.direct_ttft and result.service_ttft:
+            d, s = result.direct_ttft, result.service_ttft
+            lines.append(
+                f"{'':<{width}}   time to first token (ms, {s.samples} sequential): direct p50 {d.p50_ms} "
+                f"p90 {d.p90_ms} p99 {d.p99_ms} | service p50 {s.p50_ms} p90 {s.p90_ms} p99 {s.p99_ms}"
+            )
         lines.extend(f"{'':<{width}}   note: {note}" for note in result.notes)
     lines.append("")
     for pid, use in report.worker_memory.items():

@@ -48,6 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--api-key", default=os.environ.get("EVAL_API_KEY", "local-dev-key"), help="client key (EVAL_API_KEY)"
     )
     parser.add_argument("--use-cache", action="store_true", help="let answers come from the response cache")
+    parser.add_argument("--stream", action="store_true", help="ask for streamed answers and report time to first token")
     parser.add_argument(
         "--similarity",
         choices=("auto", "stub", "openai"),
@@ -84,7 +85,7 @@ async def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     embedder = openai_embedder() if use_openai else stub_embedder()
     summaries, rows = [], {}
     async with _target(args, models) as http:
-        client = AnswersClient(http, args.api_key, use_cache=args.use_cache)
+        client = AnswersClient(http, args.api_key, use_cache=args.use_cache, stream=args.stream)
         for model in models:
             result = await run_model(
                 client,
@@ -122,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     md_path.write_text(markdown(result, check))
     print("\n".join(comparison_table(result["models"])))
+    for summary in result["models"]:
+        if summary.get("ttft_ms"):
+            ttft = summary["ttft_ms"]
+            print(
+                f"time to first token, {summary['model']}: p50 {ttft['p50']} ms, p90 {ttft['p90']}, p99 {ttft['p99']}"
+            )
     print(f"\nreport: {md_path}\nresult: {json_path}")
     if args.write_baseline:
         tolerance = args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE

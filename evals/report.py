@@ -71,6 +71,10 @@ def markdown(result: dict[str, Any], baseline_check: BaselineCheck | None) -> st
             lines += ["", f"## {title}", "", *_table(["model", *[n.removeprefix(prefix) for n in names]], rows)]
     lines += ["", "## Latency (ms, whole request)", ""]
     lines += _table(["model", "p50", "p90", "p99"], [[s["model"], *s["latency_ms"].values()] for s in summaries])
+    streamed = [s for s in summaries if s.get("ttft_ms")]
+    if streamed:
+        lines += ["", "## Time to first token (ms, streamed)", ""]
+        lines += _table(["model", "p50", "p90", "p99"], [[s["model"], *s["ttft_ms"].values()] for s in streamed])
     lines += ["", "## Tokens and cost", ""]
     lines += _table(
         ["model", "prompt tokens", "completion tokens", "total USD", "USD per question", "cache hits"],

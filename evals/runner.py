@@ -15,6 +15,8 @@ from evals.targets import AnswersClient, Observation
 
 Embedder = Callable[[list[str]], Awaitable[list[list[float]]]]
 SEARCH_KS = (1, 3, 5)
+# One word is the whole verdict; a little room for a tokenizer that splits "INCORRECT".
+JUDGE_MAX_COMPLETION_TOKENS = 5
 
 JUDGE_PROMPT = (
     "You grade answers to questions about a product's documentation. Compare the submitted answer with "
@@ -70,7 +72,7 @@ def openai_embedder(model: str = "text-embedding-3-small") -> Embedder:
 
 
 async def judge(observations: Sequence[Observation], model: str) -> list[bool | None]:
-    """The model-graded check: one chat call per answer (needs OPENAI_API_KEY)."""
+    """The model-graded check: one chat call per answer, straight to OpenAI (OPENAI_API_KEY, OPENAI_BASE_URL)."""
     from openai import AsyncOpenAI  # noqa: PLC0415
 
     client = AsyncOpenAI()
@@ -82,7 +84,10 @@ async def judge(observations: Sequence[Observation], model: str) -> list[bool | 
         prompt = JUDGE_PROMPT.format(question=o.example.question, reference=o.example.answer, answer=o.answer)
         async with limit:
             response = await client.chat.completions.create(
-                model=model, temperature=0, max_tokens=3, messages=[{"role": "user", "content": prompt}]
+                model=model,
+                temperature=0,
+                max_completion_tokens=JUDGE_MAX_COMPLETION_TOKENS,
+                messages=[{"role": "user", "content": prompt}],
             )
         return parse_verdict(response.choices[0].message.content or "")
 
@@ -132,6 +137,7 @@ class ModelResult:
                 "not_found.f1": c.f1,
             }
         latencies = [o.latency_ms for o in ok]
+        ttfts = [o.ttft_ms for o in ok if o.ttft_ms is not None]
         prompt = sum(o.prompt_tokens for o in ok)
         completion = sum(o.completion_tokens for o in ok)
         cost = sum(o.cost_usd for o in ok)
@@ -141,6 +147,8 @@ class ModelResult:
             "errors": len(self.observations) - len(ok),
             "metrics": {name: round(value, 4) for name, value in scored.items()},
             "latency_ms": {f"p{p}": round(metrics.percentile(latencies, p), 1) for p in (50, 90, 99)},
+            # streamed runs only (--stream): time to the first token, which is what a chat user waits for
+            "ttft_ms": {f"p{p}": round(metrics.percentile(ttfts, p), 1) for p in (50, 90, 99)} if ttfts else None,
             "tokens": {"prompt": prompt, "completion": completion, "total": prompt + completion},
             "cost_usd": {"total": round(cost, 6), "per_question": round(cost / len(ok), 8) if ok else 0.0},
             "cache_hits": sum(o.cached for o in ok),
@@ -160,6 +168,7 @@ class ModelResult:
                     "similarity": None if self.similarities[i] is None else round(self.similarities[i] or 0.0, 4),
                     "judge": None if self.verdicts is None else self.verdicts[i],
                     "latency_ms": round(o.latency_ms, 1),
+                    "ttft_ms": None if o.ttft_ms is None else round(o.ttft_ms, 1),
                     "error": o.error,
                 }
             )

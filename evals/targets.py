@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -31,6 +32,7 @@ class Observation:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    ttft_ms: float | None = None  # streamed runs: until the first model chunk (context event excluded)
     cached: bool = False
     error: str | None = None
 
@@ -40,8 +42,9 @@ def documents_of(context: Sequence[dict[str, Any]]) -> list[str]:
 
 
 class AnswersClient:
-    def __init__(self, http: httpx2.AsyncClient, api_key: str, *, use_cache: bool) -> None:
+    def __init__(self, http: httpx2.AsyncClient, api_key: str, *, use_cache: bool, stream: bool = False) -> None:
         self._http = http
+        self._stream = stream
         self._headers = {"Authorization": f"Bearer {api_key}"}
         if not use_cache:  # a fresh answer (real latency and cost), stored for the next run
             self._headers["Cache-Control"] = "no-cache"
@@ -49,20 +52,21 @@ class AnswersClient:
     async def ask(self, example: Example, model: str, top_k: int) -> Observation:
         observation = Observation(example, model)
         started = time.perf_counter()
+        request = {"question": example.question, "model": model, "top_k": top_k}
         try:
-            response = await self._http.post(
-                "/v1/answers",
-                json={"question": example.question, "model": model, "top_k": top_k},
-                headers=self._headers,
-            )
+            if self._stream:
+                body = await self._ask_streamed(request, observation, started)
+            else:
+                response = await self._http.post("/v1/answers", json=request, headers=self._headers)
+                body = response.json() if response.status_code == 200 else None
+                if body is None:
+                    observation.error = f"HTTP {response.status_code}: {response.text[:200]}"
         except httpx2.HTTPError as exc:
             observation.error = f"{type(exc).__name__}: {exc}"
             return observation
         observation.latency_ms = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            observation.error = f"HTTP {response.status_code}: {response.text[:200]}"
+        if body is None:
             return observation
-        body = response.json()
         usage = body.get("usage") or {}
         observation.ranked_documents = documents_of(body.get("context") or [])
         observation.answer = str(body.get("answer") or "")
@@ -72,6 +76,30 @@ class AnswersClient:
         observation.cost_usd = float(body.get("cost_usd") or 0.0)
         observation.cached = bool(body.get("cached"))
         return observation
+
+    async def _ask_streamed(
+        self, request: dict[str, Any], observation: Observation, started: float
+    ) -> dict[str, Any] | None:
+        """The SSE answer: time to the first model chunk, then the final `answer` event's payload."""
+        async with self._http.stream(
+            "POST", "/v1/answers", json={**request, "stream": True}, headers=self._headers
+        ) as response:
+            if response.status_code != 200:
+                observation.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
+                return None
+            async for line in response.aiter_lines():
+                if not line.startswith("data: {"):
+                    continue
+                data = json.loads(line[len("data: ") :])
+                if data.get("object") == "chat.completion.chunk" and observation.ttft_ms is None:
+                    observation.ttft_ms = (time.perf_counter() - started) * 1000
+                elif data.get("object") == "answer":
+                    return dict(data)
+                elif "error" in data:
+                    observation.error = f"stream error: {data['error'].get('message')}"
+                    return None
+        observation.error = "the stream ended without an answer event"
+        return None
 
 
 @asynccontextmanager

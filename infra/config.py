@@ -257,6 +257,15 @@ KEYS: Final[tuple[Key, ...]] = (
         "Without it (or a certificate) `pulumi preview` fails.", "allow_plain_http", boolean),
     Key("alarmEmail", None, "E-mail subscribed to the alarm topic (confirm the subscription mail).", "alarm_email",
         matching(r"[^@\s]+@[^@\s]+", "not an e-mail address", "set name@example.com")),
+    Key("alarmTtftP99Seconds", "10",
+        "Alarm when the service's p99 time to first token (streamed requests) stays above this many seconds for "
+        "5 minutes; at most `maxStreamSeconds`.", "alarm_ttft_p99_seconds", integer(1, 3600)),
+    Key("alarm5xxPercent", "5",
+        "Alarm when more than this share (%) of the service's requests end in 5xx for 5 minutes (its own "
+        "`Errors5xx`/`Requests`; the load balancer's 5xx alarm is separate).", "alarm_5xx_percent", integer(1, 100)),
+    Key("alarmSpendUsdPerHour", "10",
+        "Alarm when the service's OpenAI spend (`CostUsd`) in one hour exceeds this many USD.",
+        "alarm_spend_usd_per_hour", integer(1, 1_000_000)),
     Key("monthlyBudgetUsd", "100", "AWS Budgets monthly cost limit for this stack (USD).", "monthly_budget_usd",
         integer(1, 1_000_000)),
     Key("githubRepository", None, "`owner/repo` allowed to deploy this stack from GitHub Actions.",
@@ -317,6 +326,9 @@ class StackConfig:
     certificate_arn: str | None
     allow_plain_http: bool
     alarm_email: str | None
+    alarm_ttft_p99_seconds: int
+    alarm_5xx_percent: int
+    alarm_spend_usd_per_hour: int
     monthly_budget_usd: int
     github_repository: str | None
     github_oidc_provider_arn: str | None
@@ -404,6 +416,16 @@ def _timeouts_agree(c: StackConfig) -> None:
         raise ConfigError(key, str(exc), f"change {key} so the timeouts keep their order") from None
 
 
+def _ttft_alarm_can_fire(c: StackConfig) -> None:
+    if c.alarm_ttft_p99_seconds > c.max_stream_seconds:
+        raise ConfigError(
+            "alarmTtftP99Seconds",
+            f"{c.alarm_ttft_p99_seconds} s is above maxStreamSeconds ({c.max_stream_seconds}), so the alarm "
+            "could never fire",
+            f"set alarmTtftP99Seconds to {c.max_stream_seconds} or less",
+        )
+
+
 def _one_openai_key(c: StackConfig) -> None:
     if c.has_openai_api_key and c.openai_api_key_secret_arn is not None:
         raise ConfigError(
@@ -453,6 +475,7 @@ _CHECKS: Final = (
     _memory_fits_cpu,
     _task_bounds,
     _timeouts_agree,
+    _ttft_alarm_can_fire,
     _one_openai_key,
     _https_or_explicit_opt_out,
     _service_accepts_its_environment,

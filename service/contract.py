@@ -38,6 +38,8 @@ class Env:
     REDIS_URL: Final = "REDIS_URL"
     REDIS_AUTH_TOKEN: Final = "REDIS_AUTH_TOKEN"
     AWS_REGION: Final = "AWS_REGION"
+    # OpenTelemetry's own name: set it (e.g. to a collector sidecar) and the service exports traces.
+    OTEL_EXPORTER_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
 class Metrics:

@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from service.request_context import annotate_current
+
 log = structlog.get_logger(__name__)
 CLIENT_CLOSED_REQUEST = 499  # nginx's convention; the status our access log shows for these
 REQUEST_TIMEOUT = 408
@@ -108,6 +110,9 @@ class ServiceUnavailable(APIError):
 
 
 def error_response(status_code: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    error = body.get("error")
+    if isinstance(error, dict):  # for "errors by type" in the logs (docs/logs-insights.md)
+        annotate_current(error_type=error.get("type"), error_code=error.get("code"))
     return Response(orjson.dumps(body), status_code=status_code, headers=headers, media_type="application/json")
 
 

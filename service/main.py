@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from service import telemetry
 from service.answers.engine import AnswerEngine
 from service.api.metering import Metering
 from service.api.openapi import install_openapi
@@ -46,6 +47,7 @@ async def _load_key_source(settings: Settings) -> OpenAIKeySource:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    tracing = settings.otel_exporter_otlp_endpoint
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await engine.aclose()
             await metering.aclose()
             await client.close()
+            if tracing:
+                telemetry.shutdown()
             NOTICE.uninstall()
 
     app = FastAPI(
@@ -85,13 +89,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="OpenAI-compatible chat completions with the production guide's guardrails.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own telemetry stays off: with tracing on, OpenTelemetry's FastAPI instrumentation does it
+        # (service.telemetry), and off, this skips FastAPI's per-request check for a tracer provider.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.authenticator = ClientAuthenticator(settings)
     readiness_checks: dict[str, ReadinessCheck] = {}  # components register theirs in the lifespan
     app.state.readiness_checks = readiness_checks
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        environment=settings.environment,
+        on_finish=telemetry.annotate_span if tracing else None,
+    )
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(chat.router)
@@ -99,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(admin.router)
     install_openapi(app, settings)  # request bodies, the bearer scheme, OpenAI-shaped errors, no 422
+    if tracing:  # after the routes and middleware: the instrumentation wraps the finished app
+        telemetry.install(app, tracing, settings.environment)
     return app
 
 

@@ -1,7 +1,8 @@
 """Per-request context: the request id, and the one structured log line each request produces.
 
 A plain ASGI middleware (not BaseHTTPMiddleware) so streamed responses pass through untouched and
-the log line is written when the last byte has been sent, with the real duration.
+the log line is written when the last byte has been sent, with the real duration. The same fields make
+the request's EMF metric record (service.metrics) and, with tracing on, its span's attributes.
 
 It is also where an unexpected exception becomes the OpenAI-shaped 500: Starlette's own catch-all runs
 outside every middleware, where the response would carry no `X-Request-ID` and its log line no id.
@@ -12,14 +13,17 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import metrics
 from service.contract import HEALTH_PATH, READY_PATH
 from service.errors import APIError
+from service.request_context import close_request, open_request
 
 log = structlog.get_logger("service.access")
 errors_log = structlog.get_logger("service.errors")
@@ -40,8 +44,12 @@ def request_id_of(request: Request) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, environment: str = "local", on_finish: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self.app = app
+        self.environment = environment
+        self.on_finish = on_finish  # e.g. service.telemetry.annotate_span, when tracing is on
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,19 +63,23 @@ class RequestContextMiddleware:
         # A client-supplied id is kept only if it is safe to echo and to log.
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope[REQUEST_ID_KEY] = request_id
-        fields: dict[str, Any] = {}
+        current, token = open_request()
+        start, fields = current.start, current.fields
         scope[_LOG_FIELDS] = fields
         status = 500
-        started = propagating = False
-        start = time.perf_counter()
+        started = finished = propagating = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, started, finished
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+                if self.on_finish is not None:  # before the last byte: a tracer may end its span on it
+                    self.on_finish({"request_id": request_id, "status": status, **fields})
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -83,15 +95,18 @@ class RequestContextMiddleware:
                 scope, receive, send_with_id
             )
         finally:
+            close_request(token)
             path = scope["path"]
-            emit = log.debug if path in _QUIET_PATHS else log.info
-            emit(
-                "request",
-                method=scope["method"],
-                path=path,
-                status=status,
-                latency_ms=round((time.perf_counter() - start) * 1000, 2),
-                **fields,
-            )
+            fields["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
+            # Started but never finished, without an error of ours: the client went away mid-response.
+            outcome = metrics.outcome_of(status, client_gone=started and not finished and not propagating)
+            quiet = path in _QUIET_PATHS
+            emit = log.debug if quiet else log.info
+            emit("request", method=scope["method"], path=path, status=status, outcome=outcome, **fields)
+            if not quiet:
+                route = scope.get("route")
+                endpoint = getattr(route, "path", None) or "unmatched"
+                line = {"request_id": request_id, "status": status, **fields}
+                metrics.emit_request(self.environment, endpoint, line, outcome)
             if not propagating:
                 structlog.contextvars.unbind_contextvars("request_id")

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         None, validation_alias=Env.OPENAI_PROJECT_ID, description="sent as OpenAI-Project (one per stack)"
     )
     aws_region: str | None = Field(None, validation_alias=Env.AWS_REGION, description="region of the key's secret")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=Env.OTEL_EXPORTER_OTLP_ENDPOINT,
+        description="OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318): traces exported there; unset: no OpenTelemetry",
+    )
     upstream_connect_timeout_seconds: float = Field(5.0, gt=0, description="failing to connect in time is a 502")
     upstream_max_retries: int = Field(2, ge=0, le=10, description="the SDK's retries (429/5xx, backoff)")
     key_refresh_min_interval_seconds: float = Field(

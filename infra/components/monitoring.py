@@ -12,7 +12,15 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.project import component_type
-from service.contract import METRIC_DIMENSION, Metrics, StreamingBudget
+from service.contract import (
+    ENDPOINT_DIMENSION,
+    METRIC_DIMENSION,
+    MODEL_DIMENSION,
+    REQUEST_DIMENSIONS,
+    REQUEST_METRIC_UNITS,
+    Metrics,
+    StreamingBudget,
+)
 
 
 @dataclass
@@ -31,6 +39,12 @@ class MonitoringArgs:
     cache_replication_group_id: pulumi.Input[str]
     cache_nodes: int
     budget: StreamingBudget
+    ttft_p99_seconds: float
+    """Threshold of the `ttft-p99` alarm (`alarmTtftP99Seconds`)."""
+    five_xx_percent: float
+    """Threshold of the `service-5xx-rate` alarm (`alarm5xxPercent`)."""
+    spend_usd_per_hour: float
+    """Threshold of the `spend-rate` alarm (`alarmSpendUsdPerHour`)."""
     alarm_email: str | None = None
 
 
@@ -57,11 +71,6 @@ ALARMS: Final = (
     Threshold(
         "unhealthy-hosts", "A task has failed load balancer health checks for 3 minutes", 0, 3,
         "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", "target_group",
-    ),
-    Threshold(
-        # TargetResponseTime is time to first byte, so a stream counts only until its first chunk.
-        "target-p99-latency", "p99 time to first byte from the tasks above 20 s for 5 minutes", 20, 5,
-        "AWS/ApplicationELB", "TargetResponseTime", "p99", "target_group",
     ),
     Threshold(
         "ecs-cpu-high", "Service CPU above 85% for 5 minutes", 85, 5,
@@ -98,6 +107,42 @@ CACHE_NODE_ALARMS: Final = (
     ),
 )  # fmt: skip
 
+# A metric's unit (service/contract.py) to its value for one second: CloudWatch compares thresholds in it.
+_PER_SECOND: Final = {"Milliseconds": 1000, "Seconds": 1}
+
+# The service's 5xx share in % for the dashboard, over its `errors` (Errors5xx) and `requests` (Requests) sums.
+# The alarm needs no metric math: every request records Errors5xx as 0 or 1, so its Average is the share.
+SERVICE_5XX_RATE: Final = "100 * FILL(errors, 0) / IF(requests > 0, requests, 1)"
+
+
+def _ttft_threshold(args: MonitoringArgs) -> float:
+    return args.ttft_p99_seconds * _PER_SECOND[REQUEST_METRIC_UNITS[Metrics.TIME_TO_FIRST_TOKEN]]
+
+
+def service_alarms(args: MonitoringArgs) -> tuple[Threshold, ...]:
+    """Alarms on the service's per-request metrics, with the stack's thresholds."""
+    return (
+        Threshold(
+            "ttft-p99",
+            f"p99 time to first token above {args.ttft_p99_seconds:g} s for 5 minutes (alarmTtftP99Seconds)",
+            _ttft_threshold(args), 5,
+            Metrics.NAMESPACE, Metrics.TIME_TO_FIRST_TOKEN, "p99", "app",
+        ),
+        Threshold(
+            "service-5xx-rate",
+            f"Over {args.five_xx_percent:g}% of the service's requests ended in 5xx for 5 minutes (alarm5xxPercent)",
+            args.five_xx_percent / 100, 5,
+            Metrics.NAMESPACE, Metrics.ERRORS_5XX, "Average", "app",
+        ),
+        Threshold(
+            "spend-rate",
+            f"The service spent more than ${args.spend_usd_per_hour:g} on OpenAI in an hour (alarmSpendUsdPerHour)",
+            args.spend_usd_per_hour, 1,
+            Metrics.NAMESPACE, Metrics.COST_USD, "Sum", "app", period=3600,
+        ),
+    )  # fmt: skip
+
+
 # ECS watches these during a deployment; any of them firing rolls the deployment back.
 DEPLOYMENT_ALARMS: Final = ("alb-5xx-rate", "unhealthy-hosts")
 
@@ -126,7 +171,7 @@ class Monitoring(pulumi.ComponentResource):
             "service": {"ClusterName": args.cluster_name, "ServiceName": args.service_name},
             "app": {METRIC_DIMENSION: args.stack},
         }
-        for alarm in ALARMS:
+        for alarm in (*ALARMS, *service_alarms(args)):
             self._alarm(alarm, scopes[alarm.scope])
         for n in range(1, args.cache_nodes + 1):
             # Member clusters of a replication group are named <group id>-001, -002, ...
@@ -232,7 +277,7 @@ class Monitoring(pulumi.ComponentResource):
 
 
 def _query(
-    id_: str, namespace: str, metric: str, dimensions: dict[str, pulumi.Input[str]], stat: str
+    id_: str, namespace: str, metric: str, dimensions: Mapping[str, pulumi.Input[str]], stat: str
 ) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
     return aws.cloudwatch.MetricAlarmMetricQueryArgs(
         id=id_,
@@ -268,20 +313,113 @@ def _topic_policy(topic_arn: str, account: str) -> str:
     )
 
 
+def _search(metric: str, stack: str, stat: str, period: int) -> str:
+    """Every per-model/endpoint series of `metric` in this stack, so a newly allowed model appears by itself."""
+    schema = ",".join((Metrics.NAMESPACE, *REQUEST_DIMENSIONS))
+    return f"SEARCH('{{{schema}}} MetricName=\"{metric}\" {METRIC_DIMENSION}=\"{stack}\"', '{stat}', {period})"
+
+
 def _dashboard(args: MonitoringArgs, alb: str, tg: str) -> str:
-    def widget(title: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
-        return {
-            "type": "metric",
-            "width": 12,
-            "height": 6,
-            "properties": {"title": title, "region": args.region, "stat": stat, "period": 60, "metrics": metrics},
-        }
+    def widget(
+        title: str, metrics: list[list[Any]], stat: str = "Sum", period: int = 60, alarm: float | None = None
+    ) -> dict[str, Any]:
+        properties: dict[str, Any] = {
+            "title": title, "region": args.region, "stat": stat, "period": period, "metrics": metrics
+        }  # fmt: skip
+        if alarm is not None:
+            properties["annotations"] = {"horizontal": [{"label": "alarm", "value": alarm}]}
+        return {"type": "metric", "width": 12, "height": 6, "properties": properties}
+
+    by_model = f"${{PROP('Dim.{MODEL_DIMENSION}')}} ${{PROP('Dim.{ENDPOINT_DIMENSION}')}}"
+
+    def per_model(title: str, metrics: list[str], stat: str = "Sum") -> dict[str, Any]:
+        searches = [
+            [{"expression": _search(metric, args.stack, stat, 300), "id": f"m{i}", "label": f"{metric} {by_model}"}]
+            for i, metric in enumerate(metrics)
+        ]
+        return widget(title, searches, stat=stat, period=300)
 
     ecs = ["ClusterName", args.cluster_name, "ServiceName", args.service_name]
     app = [METRIC_DIMENSION, args.stack]
+    ns = Metrics.NAMESPACE
     widgets = [
         widget(
-            "Requests and errors",
+            "Request latency (ms, p50 / p99)",
+            [
+                [ns, Metrics.REQUEST_LATENCY, *app, {"stat": "p50"}],
+                [ns, Metrics.REQUEST_LATENCY, *app, {"stat": "p99"}],
+            ],
+            stat="p99",
+        ),
+        widget(
+            "Time to first token (ms, p50 / p99)",
+            [
+                [ns, Metrics.TIME_TO_FIRST_TOKEN, *app, {"stat": "p50"}],
+                [ns, Metrics.TIME_TO_FIRST_TOKEN, *app, {"stat": "p99"}],
+            ],
+            stat="p99",
+            alarm=_ttft_threshold(args),
+        ),
+        widget(
+            "Requests, 4xx and 5xx (service)",
+            [
+                [ns, Metrics.REQUESTS, *app],
+                [ns, Metrics.ERRORS_4XX, *app],
+                [ns, Metrics.ERRORS_5XX, *app],
+            ],
+        ),
+        widget(
+            "5xx share of requests (%, service)",
+            [
+                [ns, Metrics.ERRORS_5XX, *app, {"id": "errors", "visible": False}],
+                [ns, Metrics.REQUESTS, *app, {"id": "requests", "visible": False}],
+                [
+                    {
+                        "expression": SERVICE_5XX_RATE,
+                        "id": "rate",
+                        "label": "5xx %",
+                    }
+                ],
+            ],
+            alarm=args.five_xx_percent,
+        ),
+        per_model(
+            "Tokens per model and endpoint (5 minutes)",
+            [Metrics.PROMPT_TOKENS, Metrics.COMPLETION_TOKENS, Metrics.CACHED_TOKENS, Metrics.REASONING_TOKENS],
+        ),
+        per_model("Cost per model and endpoint (USD, 5 minutes)", [Metrics.COST_USD]),
+        widget(
+            "Spend per hour (USD)",
+            [[ns, Metrics.COST_USD, *app]],
+            period=3600,
+            alarm=args.spend_usd_per_hour,
+        ),
+        widget(
+            "Response cache hit rate (%)",
+            [
+                [ns, Metrics.CACHE_HITS, *app, {"id": "hits", "visible": False}],
+                [ns, Metrics.CACHE_MISSES, *app, {"id": "misses", "visible": False}],
+                [
+                    {
+                        "expression": "100 * FILL(hits, 0) / IF(FILL(hits, 0) + FILL(misses, 0) > 0, "
+                        "FILL(hits, 0) + FILL(misses, 0), 1)",
+                        "id": "rate",
+                        "label": "hit rate %",
+                    }
+                ],
+            ],
+            period=300,
+        ),
+        widget(
+            "Upstream 429s, retries and spend soft limit",
+            [
+                [ns, Metrics.UPSTREAM_RATE_LIMITED, *app],
+                [ns, Metrics.UPSTREAM_RETRIES, *app],
+                [ns, Metrics.SPEND_SOFT_LIMIT_REACHED, *app],
+            ],
+        ),
+        widget(
+            "Load balancer: requests and errors",
             [
                 ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb],
                 ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb],
@@ -290,7 +428,7 @@ def _dashboard(args: MonitoringArgs, alb: str, tg: str) -> str:
             ],
         ),
         widget(
-            "Time to first byte (p50, p99)",
+            "Load balancer: time to first byte (p50, p99)",
             [
                 ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb, "TargetGroup", tg, {"stat": "p50"}],
                 ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb, "TargetGroup", tg, {"stat": "p99"}],
@@ -309,13 +447,6 @@ def _dashboard(args: MonitoringArgs, alb: str, tg: str) -> str:
                 ["AWS/ApplicationELB", "UnHealthyHostCount", "LoadBalancer", alb, "TargetGroup", tg],
             ],
             stat="Maximum",
-        ),
-        widget(
-            "Upstream 429s and spend soft limit",
-            [
-                [Metrics.NAMESPACE, Metrics.UPSTREAM_RATE_LIMITED, *app],
-                [Metrics.NAMESPACE, Metrics.SPEND_SOFT_LIMIT_REACHED, *app],
-            ],
         ),
         widget(
             f"Active streams budget: {args.budget.max_stream_seconds}s max; ALB connections",

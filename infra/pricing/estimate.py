@@ -273,7 +273,8 @@ PER_USE: Final[Mapping[str, tuple[str, ...]]] = {
     "aws:alb/loadBalancer:LoadBalancer": ("alb_lcu_hour", "data_transfer_out_gb"),
     "aws:ec2/natGateway:NatGateway": ("nat_gateway_gb",),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("interface_endpoint_gb",),
-    "aws:cloudwatch/logGroup:LogGroup": ("logs_ingest_gb", "logs_storage_gb_month"),
+    # The service's EMF lines go to its log group; CloudWatch bills the metrics it extracts from them.
+    "aws:cloudwatch/logGroup:LogGroup": ("logs_ingest_gb", "logs_storage_gb_month", "service_metric_month"),
     "aws:s3/bucket:Bucket": ("s3_gb_month",),
     "aws:s3/bucketV2:BucketV2": ("s3_gb_month",),
     "aws:sns/topic:Topic": ("sns_publish_million",),

@@ -48,6 +48,7 @@ from service.ratelimit import (
     count_prompt_tokens,
     o200k_base,
 )
+from service.request_context import annotate_current, mark_first_token
 from service.settings import Settings
 from service.state import SharedState, StateConfig, build_shared_state
 from service.upstream.client import UpstreamRateLimited
@@ -65,6 +66,22 @@ def _cost(price: ModelPrice, usage: Mapping[str, Any]) -> int:
         int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
         int(usage.get("completion_tokens") or 0),
     )
+
+
+def usage_fields(price: ModelPrice, usage: Mapping[str, Any]) -> dict[str, Any]:
+    """A request's usage as its log line and its metrics carry it: tokens by kind, and the cost in USD."""
+    prompt = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
+    fields: dict[str, Any] = {
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+        "cost_usd": _cost(price, usage) / 1e9,
+    }
+    if isinstance(prompt, Mapping) and prompt.get("cached_tokens") is not None:
+        fields["cached_tokens"] = prompt["cached_tokens"]
+    if isinstance(completion, Mapping) and completion.get("reasoning_tokens") is not None:
+        fields["reasoning_tokens"] = completion["reasoning_tokens"]
+    return fields
 
 
 @dataclass
@@ -180,6 +197,7 @@ class Metering:
         )
         call = MeteredCall(self, chat, client_id, price, lookup)
         if lookup.status is CacheStatus.HIT:
+            annotate_current(cost_usd=0.0)  # the saved spend is in /v1/usage, not on the bill
             await self._record(call, lookup.completion.get("usage") or {}, cache_hit=True)
             return call
         try:
@@ -255,6 +273,8 @@ class MeteredCall:
             if m.cache is not None:
                 await m.cache.abandon(self.lookup)
             return
+        if body is not None:  # a stream's usage was put on its line as it arrived (on_stream_usage)
+            annotate_current(**usage_fields(self.price, usage))
         total = int(usage.get("total_tokens") or 0)
         if self.reservation is not None:
             await m.budget.settle(self.reservation, _cost(self.price, usage))
@@ -299,10 +319,13 @@ class MeteredCall:
             self.assembler = StreamAssembler()
 
     def on_stream_event(self, event: bytes) -> None:
+        if not event.startswith(b":"):  # a keep-alive comment is not a token
+            mark_first_token()
         if self.assembler is not None:
             self.assembler.feed(event)
 
     def on_stream_usage(self, usage: dict[str, Any]) -> None:
+        annotate_current(**usage_fields(self.price, usage))
         self.stream_usage = usage
         if self.assembler is not None:
             self.assembler.set_usage(usage)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.stub.text import DEFAULT_REPLY_TOKENS
 
 RECENT_REQUESTS: Final = 50
-OBSERVED_HEADERS: Final = ("authorization", "openai-organization", "openai-project", "x-request-id")
+OBSERVED_HEADERS: Final = ("authorization", "openai-organization", "openai-project", "x-request-id", "traceparent")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ _DOC_LINE_RE: Final = re.compile(r"^[ \t]*(?:[-*][ \t]*)?\[([^\]\n]+)\][ \t]*(\S
 _CONTEXT_RE: Final = re.compile(r"^[ \t]*context:\s*(.*?)(?=^[ \t]*question:|\Z)", re.I | re.DOTALL | re.M)
 _QUESTION_RE: Final = re.compile(r"^[ \t]*question:\s*(.*)\Z", re.I | re.DOTALL | re.M)
 _SENTENCE_SPLIT_RE: Final = re.compile(r"(?<=[.!?])\s+|\n+")
+# A grading prompt (the evals' model-graded check, evals/runner.py JUDGE_PROMPT) ends with these lines.
+JUDGE_INSTRUCTION: Final = "Reply with one word: CORRECT or INCORRECT."
+_GRADED_RE: Final = re.compile(r"^Reference answer:\s*(.*?)\n+Submitted answer:\s*(.*)\Z", re.M | re.S)
 
 # Words too common to count as overlap; without this every question "matches" every sentence.
 # fmt: off
@@ -119,10 +122,27 @@ def echo_reply(user_text: str, reply_tokens: int = DEFAULT_REPLY_TOKENS) -> str:
     return " ".join(words)
 
 
+def judge_verdict(prompt: str) -> str | None:
+    """The stub as a judge: CORRECT when the submission holds at least half the reference's content words.
+
+    None when `prompt` is not a grading prompt. Deterministic, so the judge path is tested end to end.
+    """
+    graded = _GRADED_RE.search(prompt) if JUDGE_INSTRUCTION in prompt else None
+    if graded is None:
+        return None
+    reference, submitted = (set(content_words(part)) for part in graded.groups())
+    if not reference:
+        return "INCORRECT"
+    return "CORRECT" if len(reference & submitted) * 2 >= len(reference) else "INCORRECT"
+
+
 def chat_reply(messages: Sequence[Mapping[str, Any]], reply_tokens: int = DEFAULT_REPLY_TOKENS) -> str:
     """The deterministic assistant reply to a conversation."""
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     user_text = message_text(last_user) if last_user is not None else ""
+    verdict = judge_verdict(user_text)
+    if verdict is not None:
+        return verdict
     context_roles = ("system", "developer", "user")
     sentences = context_sentences(message_text(m) for m in messages if m.get("role") in context_roles)
     if sentences:

@@ -22,6 +22,7 @@ from service import metrics
 from service.contract import Metrics
 from service.errors import APIError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
 from service.ratelimit.headers import retry_after
+from service.request_context import add_to_current, annotate_current
 from service.settings import Settings
 from service.upstream.keys import OpenAIKeySource
 
@@ -104,6 +105,31 @@ def map_upstream_error(exc: openai.OpenAIError, timeout_seconds: float) -> APIEr
     return UpstreamError("OpenAI call failed; try again")
 
 
+def _note_attempts(request: httpx2.Request | None, response: httpx2.Response | None) -> None:
+    """Put OpenAI's request id and the SDK's retries of this call on the current request's log line.
+
+    The SDK numbers its attempts in the `x-stainless-retry-count` header of each one it sends.
+    """
+    if response is not None:
+        request = response.request
+        upstream_id = response.headers.get("x-request-id")
+        if upstream_id:
+            annotate_current(upstream_request_id=upstream_id)
+    if request is not None:
+        try:
+            retries = int(request.headers.get("x-stainless-retry-count", "0"))
+        except ValueError:
+            retries = 0
+        add_to_current("upstream_retries", retries)
+
+
+def _attempts_of_error(exc: openai.OpenAIError) -> None:
+    if isinstance(exc, openai.APIStatusError):
+        _note_attempts(None, exc.response)
+    elif isinstance(exc, openai.APIConnectionError):
+        _note_attempts(exc.request, None)
+
+
 class Upstream:
     """What routes use to reach OpenAI: the client, its key source, and the error policy."""
 
@@ -129,6 +155,7 @@ class Upstream:
                 log.info("retrying_with_refreshed_key")
                 return await make_call()
         except openai.OpenAIError as exc:
+            _attempts_of_error(exc)
             if isinstance(exc, openai.RateLimitError):  # still 429 after the SDK's retries: alarm-worthy
                 metrics.emit(Metrics.UPSTREAM_RATE_LIMITED, self._environment)
             raise map_upstream_error(exc, self._timeout) from None
@@ -160,6 +187,7 @@ class Upstream:
             return cast(httpx2.Response, response)  # the overloads say AsyncStream; cast_to wins
 
         response = await self.call(send)
+        _note_attempts(None, response)
         try:
             yield RawResponse(response)
         finally:

@@ -6,10 +6,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evals.__main__ import main
+from evals.runner import JUDGE_MAX_COMPLETION_TOKENS, JUDGE_PROMPT, parse_verdict
+from service.stub import text
+from service.stub.testing import StubServer
+from tests.conftest import UPSTREAM_KEY
 from tests.support.service import REPO_ROOT, ServiceProcess
 
 LIMIT = "24"  # a quick slice of the dataset: the full run is `make eval`
@@ -84,3 +89,57 @@ def test_the_module_runs_in_process_against_the_stub(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "| gpt-4o-mini |" in done.stdout
+
+
+def _latest_result(directory: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(sorted(directory.glob("*.json"))[-1].read_text())
+    return loaded
+
+
+def test_a_streamed_run_reports_time_to_first_token(
+    service: ServiceProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(service, tmp_path, "--stream", "--limit", "8") == 0
+    summary = _latest_result(tmp_path / "reports")["models"][0]
+    assert summary["errors"] == 0
+    ttft, latency = summary["ttft_ms"], summary["latency_ms"]
+    assert 0 < ttft["p50"] <= ttft["p90"] <= ttft["p99"]
+    assert ttft["p50"] <= latency["p99"]
+    assert "time to first token, gpt-4o-mini: p50" in capsys.readouterr().out
+    assert "## Time to first token" in sorted((tmp_path / "reports").glob("*.md"))[-1].read_text()
+    # the answers themselves are the same as unstreamed: the quality metrics do not move
+    plain = tmp_path / "plain"
+    assert main(["--target", service.url, "--limit", "8", "--out", str(plain)]) == 0
+    assert _latest_result(plain)["models"][0]["metrics"] == summary["metrics"]
+    assert _latest_result(plain)["models"][0]["ttft_ms"] is None
+
+
+def test_the_judge_grades_every_answer_end_to_end_against_the_stub(
+    service: ServiceProcess, stub: StubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The judge talks to "OpenAI" directly, as in the staging evaluation: here the stub plays the judge.
+    monkeypatch.setenv("OPENAI_API_KEY", UPSTREAM_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    before = stub.requests_to("/v1/chat/completions")
+    assert _run(service, tmp_path, "--judge") == 0
+    result = _latest_result(tmp_path / "reports")
+    rows = result["rows"]["gpt-4o-mini"]
+    assert all(isinstance(row["judge"], bool) for row in rows)  # every example has a reference answer
+    judge_calls = [
+        r for r in stub.stats()["recent"] if "Reply with one word: CORRECT or INCORRECT." in str(r.get("body"))
+    ]
+    assert judge_calls, "no grading prompt reached the stub"
+    assert all(r["body"]["max_completion_tokens"] == JUDGE_MAX_COMPLETION_TOKENS for r in judge_calls)
+    assert "max_tokens" not in judge_calls[0]["body"]
+    accuracy = result["models"][0]["metrics"]["answer.judge_accuracy"]
+    assert accuracy == pytest.approx(sum(row["judge"] for row in rows) / len(rows), abs=1e-4)
+    assert 0 < accuracy < 1  # the stub's extractive answers are sometimes right, sometimes not
+    assert stub.requests_to("/v1/chat/completions") - before >= 2 * len(rows)  # an answer and a grade each
+
+
+def test_the_stub_judges_deterministically() -> None:
+    prompt = JUDGE_PROMPT.format(question="Who makes it?", reference="Ferncliff Labs makes it.", answer="{}")
+    assert text.judge_verdict(prompt.format("It is made by Ferncliff Labs.")) == "CORRECT"
+    assert text.judge_verdict(prompt.format("Nobody knows.")) == "INCORRECT"
+    assert text.judge_verdict("Question: who?") is None
+    assert parse_verdict(text.judge_verdict(prompt.format("Ferncliff Labs")) or "") is True

@@ -34,7 +34,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     # Prod refuses plain HTTP, so its operator gives it a certificate (or a domain) as the stack file says.
     "prod": ("prod", {"openaiApiKey": FAKE_OPENAI_KEY, "certificateArn": PROD_CERTIFICATE}),
     # Everything optional switched on: certificate and DNS, CI image, deploy role (with an S3 state backend),
-    # e-mail, VPC endpoints.
+    # e-mail and its own alarm thresholds, VPC endpoints.
     "prod-full": (
         "prod",
         {
@@ -44,6 +44,9 @@ VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
             "image": CI_IMAGE,
             "githubRepository": "acme/openai-api",
             "alarmEmail": "ops@example.com",
+            "alarmTtftP99Seconds": "20",
+            "alarm5xxPercent": "2",
+            "alarmSpendUsdPerHour": "50",
             "vpcEndpoints": "true",
             "stateBucket": "acme-pulumi-state",
             "stateKmsKeyArn": STATE_KEY,

@@ -225,7 +225,7 @@ BROKEN = [
     ),
     Broken(
         "extended statistic that is not a percentile (moto CloudWatch)",
-        ("aws:cloudwatch/metricAlarm:MetricAlarm", "monitoring-target-p99-latency"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "monitoring-ttft-p99"),
         lambda inputs: inputs.update(extendedStatistic="x99"),
         "InvalidParameterValue",
     ),

@@ -106,7 +106,8 @@ def test_service_settings_are_checked_by_the_services_own_settings() -> None:
 
 def test_names_the_program_sets_are_not_settable_and_every_contract_name_is_owned() -> None:
     contract = {v for k, v in vars(Env).items() if not k.startswith("_")}
-    assert contract - set(OWNED_ENV) <= {Env.LOG_LEVEL, Env.OPENAI_BASE_URL, Env.OPENAI_ORG_ID, Env.OPENAI_PROJECT_ID}
+    settable = {Env.LOG_LEVEL, Env.OPENAI_BASE_URL, Env.OPENAI_ORG_ID, Env.OPENAI_PROJECT_ID}
+    assert contract - set(OWNED_ENV) <= settable | {Env.OTEL_EXPORTER_OTLP_ENDPOINT}
     for name in OWNED_ENV:
         with pytest.raises(ConfigError, match=f"{name} is set by the program"):
             _parse(serviceSettings=json.dumps({name: "1"}))
@@ -147,6 +148,10 @@ def test_zones_are_the_first_standard_ones_and_too_few_name_azcount() -> None:
         ({"certificateArn": "cert-1"}, "certificateArn", "ACM"),
         ({"githubRepository": "not a repo"}, "githubRepository", "owner/repo"),
         ({"alarmEmail": "ops"}, "alarmEmail", "e-mail"),
+        ({"alarmTtftP99Seconds": "95"}, "alarmTtftP99Seconds", "set alarmTtftP99Seconds to 90 or less"),
+        ({"alarmTtftP99Seconds": "0.5"}, "alarmTtftP99Seconds", "not a whole number"),
+        ({"alarm5xxPercent": "0"}, "alarm5xxPercent", "from 1 to 100"),
+        ({"alarmSpendUsdPerHour": "0"}, "alarmSpendUsdPerHour", "out of range"),
         ({"deletionProtection": "yes"}, "deletionProtection", "true or false"),
         ({"vpcCidr": "8.8.0.0/16"}, "vpcCidr", "private /16"),
         ({"openaiApiKeySecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:x"}, "openaiApiKey", "only one"),

@@ -137,7 +137,7 @@ async def create_answer(
             return _sse(answer.stream(events, chat.model, cached=True), metered.headers())
         return _json(answer.payload(content_of(completion), completion.get("usage"), chat.model, cached=True), metered)
     if chat.stream:
-        return await _stream(request, chat, limits=stream_limits, upstream=upstream, metered=metered, answer=answer)
+        return await _stream(chat, limits=stream_limits, upstream=upstream, metered=metered, answer=answer)
     try:
         async with upstream.chat_completion(chat.params) as response:
             raw_completion = await response.read()
@@ -151,11 +151,6 @@ async def create_answer(
         await metered.failed()
         raise UpstreamError(f"OpenAI returned an unexpected answer ({status}); try again")
     usage = result.get("usage")
-    annotate(
-        request,
-        prompt_tokens=(usage or {}).get("prompt_tokens"),
-        completion_tokens=(usage or {}).get("completion_tokens"),
-    )
     await metered.succeeded(usage, raw_completion, upstream_headers)
     return _json(answer.payload(content_of(result), usage, chat.model, cached=False), metered)
 
@@ -193,7 +188,6 @@ def _respond_without_model(answer: AnswerReply, model: str, stream: bool) -> Res
 
 
 async def _stream(
-    request: Request,
     chat: ChatRequest,
     *,
     limits: StreamLimits,
@@ -210,16 +204,12 @@ async def _stream(
         raise
     metered.watch_stream()
 
-    def on_usage(usage: dict[str, Any]) -> None:
-        annotate(request, prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"))
-        metered.on_stream_usage(usage)
-
     async def relayed() -> AsyncIterator[bytes]:
         try:
             async for event in relay_events(
                 response.iter_bytes(),
                 include_usage=True,
-                on_usage=on_usage,
+                on_usage=metered.on_stream_usage,
                 limits=limits,
             ):
                 metered.on_stream_event(event)

@@ -26,14 +26,6 @@ log = structlog.get_logger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _record_usage(request: Request, usage: dict[str, Any]) -> None:
-    annotate(
-        request,
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-    )
-
-
 @router.post(
     "/chat/completions",
     responses=streamed_or_json("A chat.completion, or chat.completion.chunk events when streamed")
@@ -59,7 +51,7 @@ async def create_chat_completion(
     if metered.hit:
         return metered.hit_response(SSE_HEADERS)
     if chat.stream:
-        return await _stream(request, chat, stream_limits, upstream, metered=metered)
+        return await _stream(chat, stream_limits, upstream, metered=metered)
     try:
         async with upstream.chat_completion(chat.params) as response:
             body = await response.read()
@@ -68,9 +60,7 @@ async def create_chat_completion(
     except BaseException as exc:
         await metered.failed(exc)
         raise
-    usage = _usage_of_completion(body)
-    if usage:
-        _record_usage(request, usage)
+    usage = _usage_of_completion(body)  # on the log line and the metrics via metered (service.api.metering)
     if status == 200:
         await metered.succeeded(usage, body, upstream_headers)
     else:
@@ -89,7 +79,6 @@ def _usage_of_completion(body: bytes) -> dict[str, Any] | None:
 
 
 async def _stream(
-    request: Request,
     chat: ChatRequest,
     limits: StreamLimits,
     upstream: UpstreamDep,
@@ -105,16 +94,12 @@ async def _stream(
         raise
     metered.watch_stream()
 
-    def on_usage(usage: dict[str, Any]) -> None:
-        _record_usage(request, usage)
-        metered.on_stream_usage(usage)
-
     async def events() -> Any:
         try:
             async for event in relay_events(
                 response.iter_bytes(),
                 include_usage=chat.include_usage,
-                on_usage=on_usage,
+                on_usage=metered.on_stream_usage,
                 limits=limits,
             ):
                 metered.on_stream_event(event)

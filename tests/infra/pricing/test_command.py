@@ -16,7 +16,7 @@ from infra.pricing.prices import load
 from infra.pricing.report import render
 from tests.infra.conftest import ROOT, Programs
 
-# The issue's targets: what each stack may cost a month at its minimum size.
+# The targets (issue 10): what each stack may cost a month at its minimum size.
 CEILINGS = {"staging": 60.0, "prod": 300.0}
 
 

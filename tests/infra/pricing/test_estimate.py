@@ -196,4 +196,9 @@ def test_per_use_prices_are_listed_not_added() -> None:
     logs = res("aws:cloudwatch/logGroup:LogGroup", "logs", {"retentionInDays": 30})
     priced = estimate("test", [nat, logs], TABLE)
     assert priced.total == pytest.approx(TABLE.price("nat_gateway_hour").usd * TABLE.hours)
-    assert {p.key for p in priced.per_use} == {"nat_gateway_gb", "logs_ingest_gb", "logs_storage_gb_month"}
+    assert {p.key for p in priced.per_use} == {
+        "nat_gateway_gb",
+        "logs_ingest_gb",
+        "logs_storage_gb_month",
+        "service_metric_month",
+    }
