@@ -189,3 +189,9 @@ def test_zizmor_online_audits_run_on_their_own_and_never_in_checks(workflows: di
     # Nothing that deploys waits on it.
     for name in ("deploy.yml", "deploy-stack.yml"):
         assert "audit.yml" not in (REPO_ROOT / ".github" / "workflows" / name).read_text()
+
+
+def test_the_staging_evaluation_streams_so_its_report_records_time_to_first_token() -> None:
+    _, evals = step_named(deploy_job(), "Evaluation suite")
+    assert re.search(r"args=\(--target \"\$EVALS_BASE_URL\"[^)]*--stream\)", evals["run"])
+    assert 'python -m evals "${args[@]}"' in evals["run"]
