@@ -122,7 +122,10 @@ def test_concurrent_questions_share_one_embeddings_call_and_a_changed_corpus_is_
         "REDIS_URL": redis_url,  # the answer cache outlives the restart, as it does in a deployment
         "ANSWERS_KNOWLEDGE_DIR": str(knowledge),
         "ANSWERS_INDEX_DIR": str(tmp_path / "index"),
-        "ANSWERS_EMBED_BATCH_WAIT_MS": "200",
+        # The batch closes when it is full (8 questions) or after 3 s: the 8 concurrent questions fill it
+        # however slowly a loaded machine delivers them, and a lone question waits at most 3 s.
+        "ANSWERS_EMBED_BATCH_SIZE": "8",
+        "ANSWERS_EMBED_BATCH_WAIT_MS": "3000",
     }
     with make_service(workers=1, **env) as svc:
         assert ask(svc, question="When does the library close?").json()["answer"].endswith("6pm on weekdays.")
