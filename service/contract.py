@@ -116,6 +116,22 @@ class StreamingBudget:
     def stop_timeout_seconds(self) -> int:
         return self.graceful_timeout_seconds + 10
 
+    @property
+    def keepalive_seconds(self) -> int:
+        # Idle connections outlive the ALB's idle timeout, so the ALB closes them first and never reuses one
+        # gunicorn has just closed (a 502).
+        return self.alb_idle_timeout_seconds + 5
+
+    @property
+    def upstream_read_timeout_seconds(self) -> int:
+        # The relay ends a stream at max stream with a clear error event; the transport must not fire first.
+        return self.max_stream_seconds + 5
+
+    @property
+    def cache_fill_lock_seconds(self) -> int:
+        # Identical requests wait for the first one to fill the cache; its lock outlives the slowest call.
+        return self.max_stream_seconds + 10
+
     def validate(self) -> None:
         """Raise ValueError naming the setting if the timeouts stop agreeing."""
         if self.heartbeat_seconds <= 0 or self.max_stream_seconds <= 0:

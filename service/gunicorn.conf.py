@@ -27,7 +27,7 @@ graceful_timeout = int(os.environ.get(Env.GRACEFUL_TIMEOUT, _budget.graceful_tim
 # A worker that stops heart-beating to the master (a blocked event loop) is restarted after this.
 timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))
 # Idle keep-alive connections must outlive the load balancer's, or it reuses a closed one (a 502).
-keepalive = int(os.environ.get("KEEPALIVE_SECONDS", _budget.alb_idle_timeout_seconds + 5))
+keepalive = int(os.environ.get("KEEPALIVE_SECONDS", _budget.keepalive_seconds))
 max_requests = int(os.environ.get("MAX_REQUESTS", "0"))
 max_requests_jitter = int(os.environ.get("MAX_REQUESTS_JITTER", "0"))
 loglevel = os.environ.get(Env.LOG_LEVEL, "info")

@@ -84,3 +84,12 @@ def test_default_budget_is_consistent_and_an_impossible_one_is_refused() -> None
     DEFAULT_BUDGET.validate()
     with pytest.raises(ValueError, match="set maxStreamSeconds to 105 or less"):
         StreamingBudget(max_stream_seconds=200).validate()
+
+
+@pytest.mark.parametrize("max_stream", [1, 30, DEFAULT_BUDGET.max_stream_seconds, 105])
+def test_the_margins_around_the_stream_budget_keep_their_order(max_stream: int) -> None:
+    budget = StreamingBudget(max_stream_seconds=max_stream)
+    # The ALB closes idle connections before gunicorn does; the relay's own deadline fires before the
+    # transport's; a cache fill's lock outlives the slowest call it waits for.
+    assert budget.keepalive_seconds > budget.alb_idle_timeout_seconds
+    assert budget.max_stream_seconds < budget.upstream_read_timeout_seconds < budget.cache_fill_lock_seconds

@@ -38,6 +38,7 @@ from service.cache import (
     cache_mode,
     replay_events,
 )
+from service.contract import StreamingBudget
 from service.guardrails import ChatRequest
 from service.ratelimit import (
     Admission,
@@ -118,7 +119,7 @@ class Metering:
             ResponseCache(
                 state,
                 ttl_seconds=settings.cache_ttl_seconds,
-                lock_seconds=settings.max_stream_seconds + 10,
+                lock_seconds=StreamingBudget(settings.max_stream_seconds).cache_fill_lock_seconds,
                 wait_seconds=settings.cache_wait_seconds,
                 scope=settings.cache_scope,
             )

@@ -19,7 +19,7 @@ import structlog
 from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
 
 from service import metrics
-from service.contract import Metrics
+from service.contract import Metrics, StreamingBudget
 from service.errors import APIError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
 from service.ratelimit.headers import retry_after
 from service.request_context import add_to_current, annotate_current
@@ -141,7 +141,8 @@ class Upstream:
         # A stream's total time is enforced by the relay (service.streaming), which ends it with a
         # clear error event; the transport's read timeout must not fire first.
         self._stream_timeout = httpx2.Timeout(
-            settings.max_stream_seconds + 5, connect=settings.upstream_connect_timeout_seconds
+            StreamingBudget(settings.max_stream_seconds).upstream_read_timeout_seconds,
+            connect=settings.upstream_connect_timeout_seconds,
         )
 
     async def call(self, make_call: Callable[[], Awaitable[T]]) -> T:
