@@ -77,6 +77,15 @@ class StubServer:
         count: int = self.stats()["requests"].get(path, 0)
         return count
 
+    def last_request(self, path: str) -> dict[str, Any]:
+        """The most recent request to `path` (`method`, `path`, `headers`, `body`). Other paths' traffic, such
+        as the answers engine embedding its corpus in the background, may have reached the stub since."""
+        recent = [r for r in self.stats()["recent"] if r["path"] == path]
+        if not recent:
+            raise AssertionError(f"the stub has seen no request to {path} lately")
+        last: dict[str, Any] = recent[-1]
+        return last
+
     def faults(self, faults: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Queue scripted responses; returns what is pending."""
         pending: list[dict[str, Any]] = _request(f"{self.url}/_stub/faults", "POST", list(faults))["pending"]

@@ -79,6 +79,6 @@ def test_a_request_continues_the_clients_trace_with_genai_attributes(
     assert upstream, [s.name for s in spans]
     assert upstream[0].parent_span_id == request_span.span_id
     # ... and the trace went on to "OpenAI": the stub saw the same trace id in its traceparent.
-    traceparent = stub.stats()["recent"][-1]["headers"]["traceparent"]
+    traceparent = stub.last_request("/v1/chat/completions")["headers"]["traceparent"]
     assert traceparent.split("-")[1] == CLIENT_TRACE_ID
     assert traceparent.split("-")[2] == upstream[0].span_id

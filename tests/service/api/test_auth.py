@@ -33,7 +33,7 @@ def test_configured_key_authenticates_and_is_forwarded_as_a_hashed_user(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
     )
     assert '"client_id":"team-a"' in keyed_service.logs()
-    sent_user = stub.stats()["recent"][-1]["body"]["user"]
+    sent_user = stub.last_request("/v1/chat/completions")["body"]["user"]
     assert "team-a" not in sent_user
 
 
