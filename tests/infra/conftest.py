@@ -112,21 +112,37 @@ class Run:
         return {k: v["value"] for k, v in self.outputs.items()}
 
 
+def mock_run_command(
+    stack: str, config: dict[str, str], *, preview: bool = False, account: dict[str, Any] | None = None
+) -> list[str]:
+    """`python -m infra.mocks` for one stack, extra config, phase and AWS account."""
+    return [
+        sys.executable,
+        "-m",
+        "infra.mocks",
+        stack,
+        json.dumps(config),
+        *(["--preview"] if preview else []),
+        *(["--account", json.dumps(account)] if account is not None else []),
+    ]
+
+
+def run_once(stack: str, config: dict[str, str], account: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One extra program run (an update) outside the session's variants; its JSON, error included."""
+    command = mock_run_command(stack, config, account=account)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 class Programs:
     """The session's program runs: `programs[variant]` is the update, `programs.preview(variant)` the dry run."""
 
     def __init__(self) -> None:
         self._procs = {
             (variant, phase): subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "infra.mocks",
-                    stack,
-                    json.dumps(extra),
-                    *(["--preview"] if phase == "preview" else []),
-                    *(["--account", json.dumps(ACCOUNTS[variant])] if variant in ACCOUNTS else []),
-                ],
+                mock_run_command(stack, extra, preview=phase == "preview", account=ACCOUNTS.get(variant)),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from infra.mocks import DEFAULT_ACCOUNT
 from infra.project import PROJECT
 from service.contract import (
     CONTAINER_PORT,
 )
-from tests.infra.conftest import ACCOUNTS, FAKE_OPENAI_KEY, PROD_CERTIFICATE, ROOT, Programs, Run
+from tests.infra.conftest import ACCOUNTS, FAKE_OPENAI_KEY, PROD_CERTIFICATE, Programs, Run, run_once
 
 
 def _subnet_ids(run: Run, tier: str) -> set[str]:
@@ -119,31 +115,13 @@ def test_a_region_with_too_few_standard_zones_stops_the_program_naming_azcount()
         ],
         "oidcProviders": [],
     }
-    config = json.dumps({"openaiApiKey": FAKE_OPENAI_KEY, "certificateArn": PROD_CERTIFICATE})
-    done = subprocess.run(
-        [sys.executable, "-m", "infra.mocks", "prod", config, "--account", json.dumps(two_zones)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-        check=True,
-    )
-    error = json.loads(done.stdout)["error"]
+    error = run_once("prod", {"openaiApiKey": FAKE_OPENAI_KEY, "certificateArn": PROD_CERTIFICATE}, two_zones)["error"]
     assert error.startswith(f"ConfigError: {PROJECT}:azCount: us-east-1 offers this account 2 ")
     assert "Fix: set azCount to 2 or less" in error
 
 
 def test_without_nat_the_s3_endpoint_serves_the_public_route_table_the_tasks_use() -> None:
-    config = json.dumps({"openaiApiKey": FAKE_OPENAI_KEY, "vpcEndpoints": "true"})
-    done = subprocess.run(
-        [sys.executable, "-m", "infra.mocks", "staging", config],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=240,
-        check=True,
-    )
-    resources = json.loads(done.stdout)["resources"]
+    resources = run_once("staging", {"openaiApiKey": FAKE_OPENAI_KEY, "vpcEndpoints": "true"})["resources"]
     tables = {r["name"]: r["id"] for r in resources if r["type"] == "aws:ec2/routeTable:RouteTable"}
     (s3,) = [r["inputs"] for r in resources if r["name"] == "net-s3"]
     assert s3["routeTableIds"] == [tables["net-public-rt"]]
