@@ -36,7 +36,8 @@ bootstrap: .venv/.synced ## bring up a stack in AWS and wire GitHub to it: STACK
 	$(RUN) python -m scripts.bootstrap --stack "$(STACK)" $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes)
 
 test: .venv/.synced ## run the whole test suite
-	@bash scripts/ensure-system-tools.sh redis-server
+	@bash scripts/ensure-system-tools.sh redis-server chromium
+	@bash scripts/npm-ci.sh tests/service/api/node_sdk
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: .venv/.synced ## ruff, mypy --strict, README and .env.example drift, hadolint, actionlint, zizmor

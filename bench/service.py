@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,17 +10,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from service.contract import HEALTH_PATH, Env
+from service.settings import LOCAL_DEV_KEY, Settings, env_name
 from service.stub.testing import HOST, free_port
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
-CLIENT_KEY: Final = "local-dev-key"  # accepted when ENVIRONMENT=local and no CLIENT_API_KEYS are set
+CLIENT_KEY: Final = LOCAL_DEV_KEY  # accepted when ENVIRONMENT=local and no CLIENT_API_KEYS are set
+# The service's own variables are not inherited from the shell running the benchmark (a REDIS_URL there
+# would turn the in-process configuration into another): each configuration sets what it needs.
+_SETTINGS_VARIABLES: Final = frozenset(env_name(name).upper() for name in Settings.model_fields)
 STARTUP_SECONDS: Final = 60.0
 STOP_SECONDS: Final = 15.0
 
@@ -29,10 +34,27 @@ class RunningService:
     port: int
     master_pid: int
     log_path: Path
+    client_key: str = CLIENT_KEY
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def authorization(self) -> str:
+        return f"Bearer {self.client_key}"
+
+    def served_requests(self) -> int:
+        """This month's requests in the client's usage (`GET /v1/usage`): every request answered, hit or miss.
+
+        Usage is per worker in-process, so only with Redis is this the whole service's count.
+        """
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{self.url}/v1/usage", headers={"Authorization": self.authorization}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            count: int = json.loads(response.read())["month"]["requests"]
+        return count
 
     def worker_pids(self) -> list[int]:
         """The gunicorn workers: the master's children."""
@@ -89,10 +111,21 @@ def _log_tail(path: Path) -> str:
 
 
 @contextmanager
-def run_service(upstream_base_url: str, log_path: Path, workers: int = 2) -> Iterator[RunningService]:
-    """`gunicorn -c service/gunicorn.conf.py service.main:app` against the stub, logs to `log_path`."""
+def run_service(
+    upstream_base_url: str,
+    log_path: Path,
+    workers: int = 2,
+    *,
+    settings_env: Mapping[str, str] | None = None,
+    client_key: str = CLIENT_KEY,
+) -> Iterator[RunningService]:
+    """`gunicorn -c service/gunicorn.conf.py service.main:app` against the stub, logs to `log_path`.
+
+    `settings_env` (service settings as environment variables) is applied over the local defaults below.
+    """
     port = free_port()
-    env = os.environ | {
+    inherited = {name: value for name, value in os.environ.items() if name.upper() not in _SETTINGS_VARIABLES}
+    env = inherited | {
         "HOST": HOST,
         Env.PORT: str(port),
         Env.WEB_CONCURRENCY: str(workers),
@@ -101,6 +134,7 @@ def run_service(upstream_base_url: str, log_path: Path, workers: int = 2) -> Ite
         Env.ENVIRONMENT: "local",
         Env.LOG_LEVEL: "warning",
         Env.GRACEFUL_TIMEOUT: "5",  # nothing is in flight when we stop it
+        **(settings_env or {}),
     }
     # What `uv run --frozen gunicorn ...` runs, minus the uv process in between: Popen's pid is the master.
     command = [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py", "service.main:app"]
@@ -115,7 +149,7 @@ def run_service(upstream_base_url: str, log_path: Path, workers: int = 2) -> Ite
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the service was not healthy within {STARTUP_SECONDS}s:\n{_log_tail(log_path)}")
             time.sleep(0.2)
-        yield RunningService(port, process.pid, log_path)
+        yield RunningService(port, process.pid, log_path, client_key)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

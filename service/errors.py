@@ -67,6 +67,17 @@ class InvalidRequest(APIError):
     error_type = "invalid_request_error"
 
 
+class ModelNotFound(InvalidRequest):
+    """An unknown model, or one this service does not allow: 404, worded as OpenAI words it."""
+
+    status_code = 404
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model `{model}` does not exist or you do not have access to it.", param="model")
+        self.model = model
+
+
 class PayloadTooLarge(InvalidRequest):
     status_code = 413
     code = "request_too_large"
@@ -88,6 +99,13 @@ class RateLimited(APIError):
     status_code = 429
     error_type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class InsufficientQuota(RateLimited):
+    """A spend budget's hard limit: OpenAI's own shape for an exhausted quota."""
+
+    error_type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class UpstreamError(APIError):

@@ -63,9 +63,9 @@ def emf_line(metric: str, value: float, environment: str, **properties: str) -> 
     return orjson.dumps(record).decode()
 
 
-def outcome_of(status: int, client_gone: bool = False) -> str:
+def outcome_of(status: int) -> str:
     """The `Outcome` property: 2xx/4xx/5xx, or 499 (nginx's name) when the client left before the end."""
-    return "499" if client_gone or status == 499 else f"{status // 100}xx"
+    return "499" if status == 499 else f"{status // 100}xx"
 
 
 def request_record(environment: str, endpoint: str, fields: Mapping[str, Any], outcome: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
 from service.contract import HEALTH_PATH, READY_PATH
-from service.errors import APIError
+from service.errors import CLIENT_CLOSED_REQUEST, APIError
 from service.request_context import close_request, open_request
 
 log = structlog.get_logger("service.access")
@@ -83,6 +83,7 @@ class RequestContextMiddleware:
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        path = scope["path"]
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
@@ -96,17 +97,25 @@ class RequestContextMiddleware:
             )
         finally:
             close_request(token)
-            path = scope["path"]
             fields["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
-            # Started but never finished, without an error of ours: the client went away mid-response.
-            outcome = metrics.outcome_of(status, client_gone=started and not finished and not propagating)
-            quiet = path in _QUIET_PATHS
-            emit = log.debug if quiet else log.info
-            emit("request", method=scope["method"], path=path, status=status, outcome=outcome, **fields)
-            if not quiet:
-                route = scope.get("route")
-                endpoint = getattr(route, "path", None) or "unmatched"
-                line = {"request_id": request_id, "status": status, **fields}
-                metrics.emit_request(self.environment, endpoint, line, outcome)
+            # Started but never finished, without an error of ours: the client went away mid-response (a stream
+            # it stopped reading). The status it was sent is not how the request ended: nginx's 499 is.
+            if started and not finished and not propagating:
+                log.info("client_disconnected", path=path, sent_status=status)
+                status = CLIENT_CLOSED_REQUEST
+            self._write_line(scope, request_id, status, fields)
             if not propagating:
                 structlog.contextvars.unbind_contextvars("request_id")
+
+    def _write_line(self, scope: Scope, request_id: str, status: int, fields: dict[str, Any]) -> None:
+        """The request's log line and, but for health checks, its metric record."""
+        path = scope["path"]
+        outcome = metrics.outcome_of(status)
+        quiet = path in _QUIET_PATHS
+        emit = log.debug if quiet else log.info
+        emit("request", method=scope["method"], path=path, status=status, outcome=outcome, **fields)
+        if not quiet:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            line = {"request_id": request_id, "status": status, **fields}
+            metrics.emit_request(self.environment, endpoint, line, outcome)

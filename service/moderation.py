@@ -6,7 +6,8 @@ from service.errors import InvalidRequest
 from service.upstream.client import Upstream
 
 
-async def check_input(upstream: Upstream, text: str, model: str) -> None:
+async def check_input(upstream: Upstream, text: str, model: str, *, param: str) -> None:
+    """Refuse flagged input with a 400 naming `param`, the request field the text came from."""
     if not text.strip():
         return
     result = await upstream.call(lambda: upstream.client.moderations.create(model=model, input=text))
@@ -19,6 +20,6 @@ async def check_input(upstream: Upstream, text: str, model: str) -> None:
             "The input was flagged by content moderation"
             + (f" ({', '.join(categories)})" if categories else "")
             + "; rephrase it and try again",
-            param="messages",
+            param=param,
             code="content_policy_violation",
         )

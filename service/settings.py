@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
+from service.catalog import ModelKind, models_of_kind, spec_for
 from service.contract import CONTAINER_PORT, DEFAULT_BUDGET, Env
 
 LOCAL_DEV_KEY = "local-dev-key"  # accepted only when ENVIRONMENT=local and no client keys are configured
@@ -25,6 +26,7 @@ CLIENT_KEY_PREFIX = "svc-"  # every generated client key starts so, so a leaked 
 # MAX_JSON_DEPTH may not exceed this: every walk over client JSON (cache key, token estimate, the SDK's
 # serialisation) recurses once per level, and orjson writes at most 254 levels (service/api/body.py).
 JSON_DEPTH_CEILING = 128
+EMBEDDINGS_MAX_INPUTS = 2048  # OpenAI's own limit on the inputs of one embeddings request
 SERVICE_CLIENT_ID = "_service"  # usage the service itself causes (indexing the knowledge base); no client may use it
 
 
@@ -105,12 +107,16 @@ class Settings(BaseSettings):
 
     # --- Guardrails -------------------------------------------------------------------------------
     allowed_models: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4.1"],
-        description="models clients may use (JSON list or comma-separated)",
+        default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o", "gpt-4.1", "gpt-5.1"],
+        description="chat models clients may use, on chat completions and Responses (JSON list or comma-separated)",
     )
     default_model: str = Field("gpt-4o-mini", description="used when a request names no model")
-    default_max_tokens: int = Field(512, ge=1, description="used when a request sets no max tokens")
-    max_tokens_limit: int = Field(4096, ge=1, description="largest max_tokens/max_completion_tokens accepted")
+    max_output_tokens_limit: int | None = Field(
+        None,
+        ge=16,  # OpenAI's smallest max_output_tokens on /v1/responses
+        description="lowers every model's cap on max_tokens/max_completion_tokens/max_output_tokens (and the default "
+        "a request without one gets); unset: each model's own cap and default (service/catalog.py)",
+    )
     max_n: int = Field(4, ge=1, description="largest `n` (completions per request) accepted")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
     max_json_depth: int = Field(
@@ -125,8 +131,27 @@ class Settings(BaseSettings):
     request_body_timeout_seconds: float = Field(
         30.0, gt=0, description="a request whose body has not fully arrived by then (after its headers) gets 408"
     )
-    max_messages: int = Field(100, ge=1, description="most messages in one request")
-    max_input_chars: int = Field(100_000, ge=1, description="total characters across all messages")
+    max_messages: int = Field(100, ge=1, description="most messages (chat) or input items (Responses) in one request")
+    max_input_chars: int = Field(
+        100_000, ge=1, description="total characters of a request's text (chat messages; Responses input, instructions)"
+    )
+    responses_allow_stored_state: bool = Field(
+        True,
+        description="false: /v1/responses refuses `previous_response_id` and `conversation` (state OpenAI stores); "
+        "true: they pass through",
+    )
+    allowed_embedding_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="embedding models clients may use on /v1/embeddings (JSON list or comma-separated); "
+        "unset: EMBEDDING_MODEL only",
+    )
+    embeddings_max_inputs: int = Field(
+        EMBEDDINGS_MAX_INPUTS, ge=1, le=EMBEDDINGS_MAX_INPUTS, description="most inputs in one embeddings request"
+    )
+    embeddings_max_input_chars: int = Field(32_000, ge=1, description="longest text input of an embeddings request")
+    embeddings_max_total_chars: int = Field(
+        400_000, ge=1, description="total characters across the inputs of an embeddings request"
+    )
     moderation_enabled: bool = Field(False, description="check input with OpenAI's moderation endpoint first")
     moderation_model: str = Field("omni-moderation-latest", description="model for MODERATION_ENABLED checks")
 
@@ -199,7 +224,7 @@ class Settings(BaseSettings):
     answers_question_cache_size: int = Field(4096, ge=0, description="question embeddings kept per process (LRU)")
     answers_index_wait_seconds: float = Field(20.0, gt=0, description="longest a question waits for the index")
 
-    @field_validator("allowed_models", "admin_client_ids", mode="before")
+    @field_validator("allowed_models", "allowed_embedding_models", "admin_client_ids", mode="before")
     @classmethod
     def _parse_models(cls, value: Any) -> Any:
         return _split_list(value)
@@ -227,8 +252,7 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"DEFAULT_MODEL {self.default_model!r} is not in ALLOWED_MODELS {self.allowed_models}; add it"
             )
-        if self.default_max_tokens > self.max_tokens_limit:
-            raise ValueError("DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT")
+        self._check_models()
         if self.environment != "local" and not self.client_api_keys:
             raise ValueError(
                 f"CLIENT_API_KEYS is empty in ENVIRONMENT={self.environment}: the service refuses to start "
@@ -237,6 +261,43 @@ class Settings(BaseSettings):
         if self.environment != "local" and not (self.openai_api_key or self.openai_api_key_secret_arn):
             raise ValueError(f"set OPENAI_API_KEY_SECRET_ARN (or OPENAI_API_KEY) in ENVIRONMENT={self.environment}")
         return self
+
+    def _check_models(self) -> None:
+        """Every model a client may name is one service/catalog.py describes, with the right kind."""
+        chat, embedding = models_of_kind(ModelKind.CHAT), models_of_kind(ModelKind.EMBEDDING)
+        for variable, models, kind, known in (
+            ("ALLOWED_MODELS", self.allowed_models, ModelKind.CHAT, chat),
+            ("ALLOWED_EMBEDDING_MODELS", self.allowed_embedding_models, ModelKind.EMBEDDING, embedding),
+            ("EMBEDDING_MODEL", [self.embedding_model], ModelKind.EMBEDDING, embedding),
+        ):
+            for model in models:
+                spec = spec_for(model)
+                if spec is None or spec.kind is not kind:
+                    raise ValueError(
+                        f"{variable}: {model!r} is not among the {kind} models this service knows ({known}); "
+                        "use one of them, or describe it in service/catalog.py and price it in "
+                        "service/budget/prices.json"
+                    )
+        spec = spec_for(self.embedding_model)
+        if self.embedding_dimensions is not None and spec is not None:
+            if not spec.shortens:
+                raise ValueError(f"EMBEDDING_DIMENSIONS: {self.embedding_model} does not take `dimensions`; unset it")
+            if self.embedding_dimensions > spec.dimensions:
+                raise ValueError(
+                    f"EMBEDDING_DIMENSIONS must be at most {spec.dimensions}, the length of {self.embedding_model}'s "
+                    "vectors"
+                )
+        moderation = spec_for(self.moderation_model)
+        if self.moderation_enabled and (moderation is None or moderation.kind is not ModelKind.MODERATION):
+            raise ValueError(
+                f"MODERATION_MODEL {self.moderation_model!r} is not a moderation model; use one of "
+                f"{models_of_kind(ModelKind.MODERATION)}"
+            )
+
+    @property
+    def embedding_models(self) -> list[str]:
+        """The embedding models clients may use: ALLOWED_EMBEDDING_MODELS, or EMBEDDING_MODEL when that is unset."""
+        return self.allowed_embedding_models or [self.embedding_model]
 
     @property
     def accepts_local_dev_key(self) -> bool:

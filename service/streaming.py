@@ -1,17 +1,20 @@
 """Relaying OpenAI's server-sent events to our client, as bytes.
 
-Upstream chunks are forwarded without being parsed; only the one event that carries `usage`
-(always requested upstream, so accounting never guesses) is decoded. It is passed on only if the
-client asked for it. While upstream is quiet, `: keep-alive` comments keep the connection (and the
-load balancer's idle timer) alive; a stream that outlives `max_stream_seconds`, or is still open when
-the server must stop (service.server.shutdown), is ended with an OpenAI-shaped error event, which the
-SDK raises as an APIError.
+Upstream chunks are forwarded without being parsed; only the event that carries `usage` is decoded
+(usage is always requested upstream, so accounting never guesses). The endpoint says where usage sits
+in it (`usage_of`) and whether the client sees that event. While upstream is quiet, `: keep-alive`
+comments keep the connection (and the load balancer's idle timer) alive. A stream still open at the
+request's deadline, or when the server must stop (service.server.shutdown), is ended with an
+OpenAI-shaped error event, which the SDKs raise as an APIError.
+
+Each wait for upstream bytes is one `asyncio.timeout_at` around a cancel-safe read: no task per chunk,
+and nothing left behind to log "Task exception was never retrieved" when the client goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 HEARTBEAT = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _USAGE_MARKERS = (b'"usage":{', b'"usage": {')
 
 
@@ -30,7 +34,7 @@ class StreamLimits:
     """What bounds a relayed stream; one per process, built in the lifespan."""
 
     heartbeat_seconds: float  # `: keep-alive` after this much silence
-    max_seconds: float  # the longest stream
+    max_seconds: float  # the longest request, streamed or not (its deadline)
     shutdown: asyncio.Future[None] | None = None  # done when open streams must end (the server is stopping)
 
 
@@ -46,66 +50,80 @@ def error_event(message: str, code: str, error_type: str = "server_error") -> by
     return sse_event({"error": {"message": message, "type": error_type, "param": None, "code": code}})
 
 
-def _usage_of(event: bytes) -> dict[str, Any] | None:
-    if not any(marker in event for marker in _USAGE_MARKERS):
-        return None
-    try:
-        data = orjson.loads(event.removeprefix(b"data:").strip())
-    except orjson.JSONDecodeError:
-        return None
-    usage = data.get("usage") if isinstance(data, dict) else None
-    return usage if isinstance(usage, dict) else None
+def event_data(event: bytes) -> Any:
+    """The decoded `data:` of one SSE event (`event:` and comment lines skipped); None if not JSON."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            try:
+                return orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                return None
+    return None
 
 
-async def with_heartbeats(source: AsyncIterator[bytes], limits: StreamLimits) -> AsyncIterator[bytes | None]:
-    """Yield `source`'s items; yield None after each `heartbeat_seconds` of silence.
+@dataclass(frozen=True)
+class UsageEvents:
+    """Where an endpoint's stream carries its usage, and whether the client asked to see that event."""
 
-    Raises TimeoutError once `max_seconds` have passed since the start, and ServerShuttingDown when the
-    server's shutdown notice says open streams must end.
+    usage_of: Callable[[Any], dict[str, Any] | None]  # the event's data -> usage in chat completions' shape
+    forward: bool  # False: the event was requested for accounting only, the client did not ask for it
+
+
+async def _chunks(
+    read: Callable[[], Awaitable[bytes]], deadline: float, limits: StreamLimits
+) -> AsyncIterator[bytes | None]:
+    """Upstream's chunks; None after each `heartbeat_seconds` of silence.
+
+    Raises TimeoutError at the deadline, and ServerShuttingDown when the server says open streams must end.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + limits.max_seconds
     shutdown = limits.shutdown
-    pending: asyncio.Future[bytes] | None = None
+    waiting: list[asyncio.Timeout] = []  # the current wait, for the shutdown notice to cut short
+
+    def cut_short(_: object) -> None:
+        for timeout in waiting:
+            timeout.reschedule(loop.time())
+
+    if shutdown is not None:
+        shutdown.add_done_callback(cut_short)
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(source))
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError
-            waiting: set[asyncio.Future[Any]] = {pending} if shutdown is None else {pending, shutdown}
-            timeout = min(limits.heartbeat_seconds, remaining)
-            done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if shutdown is not None and shutdown.done():
                 raise ServerShuttingDown
-            if pending not in done:
-                if loop.time() >= deadline:
-                    raise TimeoutError
+            now = loop.time()
+            if now >= deadline:
+                raise TimeoutError
+            try:
+                async with asyncio.timeout_at(min(now + limits.heartbeat_seconds, deadline)) as timeout:
+                    waiting[:] = [timeout]
+                    chunk = await read()
+            except TimeoutError:
+                if (shutdown is not None and shutdown.done()) or loop.time() >= deadline:
+                    continue  # the checks at the top say which
                 yield None
                 continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
+            finally:
+                waiting.clear()
+            if not chunk:
                 return
-            pending = None
-            yield item
+            yield chunk
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+        if shutdown is not None:
+            shutdown.remove_done_callback(cut_short)
 
 
 async def relay_events(
-    upstream: AsyncIterator[bytes],
+    read: Callable[[], Awaitable[bytes]],
     *,
-    include_usage: bool,
-    on_usage: Callable[[dict[str, Any]], None],
+    deadline: float,
     limits: StreamLimits,
+    usage: UsageEvents,
+    on_usage: Callable[[dict[str, Any]], None],
 ) -> AsyncIterator[bytes]:
-    """Forward complete SSE events from upstream's byte stream (see the module docstring)."""
+    """Forward complete SSE events from upstream's bytes (see the module docstring)."""
     buffer = b""
     try:
-        async for chunk in with_heartbeats(upstream, limits):
+        async for chunk in _chunks(read, deadline, limits):
             if chunk is None:
                 yield HEARTBEAT
                 continue
@@ -117,11 +135,12 @@ async def relay_events(
             for event in events:
                 if not event.strip():
                     continue
-                usage = _usage_of(event)
-                if usage is not None:
-                    on_usage(usage)
-                    if not include_usage:
-                        continue
+                if any(marker in event for marker in _USAGE_MARKERS):
+                    found = usage.usage_of(event_data(event))
+                    if found is not None:
+                        on_usage(found)
+                        if not usage.forward:
+                            continue
                 out.append(event)
             if out:
                 yield b"\n\n".join(out) + b"\n\n"

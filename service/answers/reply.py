@@ -15,6 +15,7 @@ from service.answers.prompt import cited_hits, is_not_found
 from service.answers.retrieval import Hit
 from service.budget import PriceTable
 from service.streaming import DONE, sse_event
+from service.usage import cost_of
 
 
 class AnswerReply:
@@ -28,12 +29,7 @@ class AnswerReply:
 
     def payload(self, text: str, usage: Mapping[str, Any] | None, model: str, *, cached: bool) -> dict[str, Any]:
         counts = dict(usage or {})
-        details = counts.get("prompt_tokens_details") or {}
-        cost_nanos = self.prices.price_for(model).cost_nanos(
-            int(counts.get("prompt_tokens") or 0),
-            int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
-            int(counts.get("completion_tokens") or 0),
-        )
+        cost_nanos = cost_of(self.prices.price_for(model), counts)
         return {
             "object": "answer",
             "model": model,

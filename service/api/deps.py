@@ -12,10 +12,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.metering import Metering
+from service.api.relay import Relay
 from service.auth import Client, ClientAuthenticator
 from service.middleware import annotate
 from service.settings import Settings
-from service.streaming import StreamLimits
 from service.upstream.client import Upstream
 
 
@@ -34,9 +34,9 @@ async def get_metering(request: Request) -> Metering:
     return metering
 
 
-async def get_stream_limits(request: Request) -> StreamLimits:
-    limits: StreamLimits = request.app.state.stream_limits
-    return limits
+async def get_relay(request: Request) -> Relay:
+    relay: Relay = request.app.state.relay
+    return relay
 
 
 # Declares the bearer scheme in the OpenAPI document; our authenticator answers a missing key itself.
@@ -55,5 +55,5 @@ async def get_client(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UpstreamDep = Annotated[Upstream, Depends(get_upstream)]
 MeteringDep = Annotated[Metering, Depends(get_metering)]
-StreamLimitsDep = Annotated[StreamLimits, Depends(get_stream_limits)]
+RelayDep = Annotated[Relay, Depends(get_relay)]
 CurrentClient = Annotated[Client, Depends(get_client)]

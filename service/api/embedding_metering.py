@@ -5,6 +5,8 @@ reserves its estimated cost on its client's budget (a client over budget is refu
 each batch takes its estimated tokens from the fleet guard; OpenAI's usage for the batch is then split
 among its questions in proportion to their estimated tokens, and each client is charged its share.
 Indexing the knowledge base is the service's own spend: client id `_service`, service budgets only.
+What follows a batch's call (the fleet's token reconciliation, every question's settle, every client's
+usage) is written in one round trip, as for chat (service.api.ledger).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from service.api.refusals import REFUSALS, as_api_error
 from service.budget import ModelPrice, Reservation, SpendBudget
 from service.ratelimit import UpstreamGuard, UpstreamPermit, count_text_tokens
 from service.settings import SERVICE_CLIENT_ID
+from service.state import SharedState, Writes
 from service.usage import UsageEvent, UsageRecorder
 
 
@@ -57,6 +60,7 @@ def split_in_proportion(total: int, weights: Sequence[int]) -> list[int]:
 class EmbeddingMeter:
     model: str
     price: ModelPrice
+    state: SharedState
     budget: SpendBudget
     guard: UpstreamGuard
     usage: UsageRecorder
@@ -82,21 +86,23 @@ class EmbeddingMeter:
 
     async def settle(self, tickets: Sequence[EmbeddingTicket], prompt_tokens: int, permit: UpstreamPermit) -> None:
         """After a batch's call: each question's share of what OpenAI billed, on its client's books."""
-        await self.guard.reconcile(permit, prompt_tokens)
+        writes = self.guard.reconcile_writes(permit, prompt_tokens)
         shares = split_in_proportion(prompt_tokens, [t.estimated_tokens for t in tickets])
         per_client: dict[str, int] = {}
         for ticket, share in zip(tickets, shares, strict=True):
-            await self.budget.settle(ticket.reservation, self._cost(share))
+            writes += self.budget.settle_writes(ticket.reservation, self._cost(share))
             per_client[ticket.client_id] = per_client.get(ticket.client_id, 0) + share
         for client_id, tokens in per_client.items():
-            await self.usage.record(UsageEvent(client_id, self.model, tokens, 0, 0, self._cost(tokens), requests=0))
+            event = UsageEvent(client_id, self.model, tokens, 0, 0, self._cost(tokens), requests=0)
+            writes += self.usage.writes(event)
+        await self.state.settle(writes)
 
     async def failed(self, tickets: Sequence[EmbeddingTicket], permit: UpstreamPermit | None) -> None:
         """The batch's call did not happen or failed: give back what each question took."""
-        if permit is not None:
-            await self.guard.reconcile(permit, 0)
+        writes = self.guard.reconcile_writes(permit, 0) if permit is not None else Writes()
         for ticket in tickets:
-            await self.budget.release(ticket.reservation)
+            writes += self.budget.settle_writes(ticket.reservation, 0)
+        await self.state.settle(writes)
 
     async def embed_for_service(self, call: EmbedCall, texts: list[str]) -> list[list[float]]:
         """An embeddings call the service makes for itself (indexing): guarded, and charged to the service."""
@@ -106,8 +112,8 @@ class EmbeddingMeter:
         except BaseException:
             await self.guard.reconcile(permit, 0)
             raise
-        await self.guard.reconcile(permit, result.prompt_tokens)
         cost = self._cost(result.prompt_tokens)
-        await self.budget.charge_service(cost)
-        await self.usage.record(UsageEvent(SERVICE_CLIENT_ID, self.model, result.prompt_tokens, 0, 0, cost))
+        event = UsageEvent(SERVICE_CLIENT_ID, self.model, result.prompt_tokens, 0, 0, cost)
+        writes = self.guard.reconcile_writes(permit, result.prompt_tokens) + self.budget.charge_writes(cost)
+        await self.state.settle(writes + self.usage.writes(event))
         return result.vectors

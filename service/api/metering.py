@@ -1,12 +1,13 @@
-"""Cost controls around one chat completion: response cache, rate limits, spend budget, usage.
+"""Cost controls around one upstream call: response cache, rate limits, spend budget, usage.
 
-`Metering` is built once per process in the lifespan; the chat route calls `begin` before any
-upstream call and then exactly one of `succeeded` / `failed` (for streams, `stream_finished`).
+`Metering` is built once per process in the lifespan; the relay (service.api.relay) calls `begin` before
+any upstream call and then exactly one of `succeeded` / `failed` (for streams, `stream_finished`).
 
 Order, and why: the cache first (a hit costs nothing, so it is neither rate limited nor charged
 against a budget, only recorded as saved spend); then the client's RPM/TPM (cheap, refuses most
 abuse); then the budget reservation (the request's maximum cost); then the fleet-wide upstream
-guard, which may wait. Anything refused after the cache lookup gives back what it took.
+guard, which may wait. All of it is one step on the shared state, all or nothing, and so is all that
+follows the call (service.api.ledger): one Redis round trip before the upstream call, one after.
 """
 
 from __future__ import annotations
@@ -20,69 +21,21 @@ import structlog
 from starlette.responses import Response, StreamingResponse
 
 from service.api.embedding_metering import EmbeddingMeter
+from service.api.ledger import Entry, Ledger
 from service.api.refusals import REFUSALS, as_api_error
-from service.budget import (
-    ModelPrice,
-    PriceTable,
-    Reservation,
-    SpendBudget,
-    SpendLimits,
-    signal_soft_limits,
-)
-from service.cache import (
-    CacheLookup,
-    CacheMode,
-    CacheStatus,
-    ResponseCache,
-    StreamAssembler,
-    cache_mode,
-    replay_events,
-)
-from service.contract import StreamingBudget
-from service.guardrails import ChatRequest
-from service.ratelimit import (
-    Admission,
-    ClientLimits,
-    ClientRateLimiter,
-    UpstreamGuard,
-    UpstreamPermit,
-    count_prompt_tokens,
-    o200k_base,
-)
+from service.budget import ModelPrice, PriceTable, Reservation, signal_soft_limits
+from service.cache import CacheLookup, CacheMode, CacheStatus, ResponseCache, StreamAssembler, cache_mode, replay_events
+from service.guardrails import PreparedRequest
+from service.ratelimit import Admission, UpstreamPermit, o200k_base
 from service.request_context import annotate_current, mark_first_token
 from service.settings import Settings
 from service.state import SharedState, StateConfig, build_shared_state
-from service.upstream.client import UpstreamRateLimited
-from service.usage import UsageEvent, UsageRecorder
+from service.upstream.errors import UpstreamRateLimited
+from service.usage import UsageEvent, UsageRecorder, cost_of, usage_fields, usage_of
 
 log = structlog.get_logger(__name__)
 
 CACHE_HEADER = "X-Cache"
-
-
-def _cost(price: ModelPrice, usage: Mapping[str, Any]) -> int:
-    details = usage.get("prompt_tokens_details") or {}
-    return price.cost_nanos(
-        int(usage.get("prompt_tokens") or 0),
-        int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
-        int(usage.get("completion_tokens") or 0),
-    )
-
-
-def usage_fields(price: ModelPrice, usage: Mapping[str, Any]) -> dict[str, Any]:
-    """A request's usage as its log line and its metrics carry it: tokens by kind, and the cost in USD."""
-    prompt = usage.get("prompt_tokens_details") or {}
-    completion = usage.get("completion_tokens_details") or {}
-    fields: dict[str, Any] = {
-        "prompt_tokens": usage.get("prompt_tokens"),
-        "completion_tokens": usage.get("completion_tokens"),
-        "cost_usd": _cost(price, usage) / 1e9,
-    }
-    if isinstance(prompt, Mapping) and prompt.get("cached_tokens") is not None:
-        fields["cached_tokens"] = prompt["cached_tokens"]
-    if isinstance(completion, Mapping) and completion.get("reasoning_tokens") is not None:
-        fields["reasoning_tokens"] = completion["reasoning_tokens"]
-    return fields
 
 
 @dataclass
@@ -90,17 +43,13 @@ class Metering:
     settings: Settings
     state: SharedState
     prices: PriceTable
-    cache: ResponseCache | None
-    limiter: ClientRateLimiter
-    guard: UpstreamGuard
-    budget: SpendBudget
-    usage: UsageRecorder
+    ledger: Ledger  # the cache, limits, budgets and usage, and the two steps that use them all
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings) -> Metering:
         prices = PriceTable.load(fallback_model=settings.budget_fallback_model)
-        for model in [*settings.allowed_models, *([settings.embedding_model] if settings.answers_enabled else [])]:
+        for model in [*settings.allowed_models, *settings.embedding_models]:
             prices.price_for(model)  # refuse to start with a model that has no price (UnknownModelPrice)
         o200k_base()  # load the encoding at boot, not on the first request (~0.5 s)
         token = settings.redis_auth_token.get_secret_value() if settings.redis_auth_token else None
@@ -115,53 +64,21 @@ class Metering:
                 failure_policy=settings.state_failure_policy,
             )
         )
-        cache = (
-            ResponseCache(
-                state,
-                ttl_seconds=settings.cache_ttl_seconds,
-                lock_seconds=StreamingBudget(settings.max_stream_seconds).cache_fill_lock_seconds,
-                wait_seconds=settings.cache_wait_seconds,
-                scope=settings.cache_scope,
-            )
-            if settings.cache_enabled
-            else None
-        )
-        s = settings
-        return cls(
-            settings=settings,
-            state=state,
-            prices=prices,
-            cache=cache,
-            limiter=ClientRateLimiter(state, ClientLimits(s.client_requests_per_minute, s.client_tokens_per_minute)),
-            guard=UpstreamGuard(
-                state,
-                requests_per_minute=s.upstream_requests_per_minute,
-                tokens_per_minute=s.upstream_tokens_per_minute,
-                max_wait_seconds=s.upstream_wait_seconds,
-            ),
-            budget=SpendBudget(
-                state,
-                client_default=SpendLimits(
-                    s.budget_client_daily_soft_usd,
-                    s.budget_client_daily_hard_usd,
-                    s.budget_client_monthly_soft_usd,
-                    s.budget_client_monthly_hard_usd,
-                ),
-                service=SpendLimits(
-                    s.budget_service_daily_soft_usd,
-                    s.budget_service_daily_hard_usd,
-                    s.budget_service_monthly_soft_usd,
-                    s.budget_service_monthly_hard_usd,
-                ),
-            ),
-            usage=UsageRecorder(state),
-        )
+        return cls(settings=settings, state=state, prices=prices, ledger=Ledger.build(settings, state))
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        return self.ledger.cache
+
+    @property
+    def usage(self) -> UsageRecorder:
+        return self.ledger.usage
 
     def embeddings(self, model: str) -> EmbeddingMeter:
         """The books for embeddings calls (retrieval Q&A): the same budgets, usage and fleet guard as chat."""
-        return EmbeddingMeter(
-            model=model, price=self.prices.price_for(model), budget=self.budget, guard=self.guard, usage=self.usage
-        )
+        ledger = self.ledger
+        price = self.prices.price_for(model)
+        return EmbeddingMeter(model, price, self.state, ledger.budget, ledger.guard, ledger.usage)
 
     async def readiness(self) -> tuple[bool, str]:
         """Ready either way: a Redis outage degrades the service, it does not stop it (see README).
@@ -188,53 +105,38 @@ class Metering:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def begin(self, chat: ChatRequest, client_id: str, headers: Mapping[str, str]) -> MeteredCall:
+    async def begin(self, chat: PreparedRequest, client_id: str, headers: Mapping[str, str]) -> MeteredCall:
         price = self.prices.price_for(chat.model)
-        mode = cache_mode(headers, chat.params) if self.cache is not None else CacheMode.BYPASS
-        lookup = (
-            await self.cache.lookup(mode, chat.params, client_id)
-            if self.cache is not None
-            else CacheLookup(CacheStatus.BYPASS)
-        )
-        call = MeteredCall(self, chat, client_id, price, lookup)
-        if lookup.status is CacheStatus.HIT:
-            annotate_current(cost_usd=0.0)  # the saved spend is in /v1/usage, not on the bill
-            await self._record(call, lookup.completion.get("usage") or {}, cache_hit=True)
-            return call
+        mode = cache_mode(headers, chat.params, chat.endpoint) if self.cache is not None else CacheMode.BYPASS
+        # Counted before the cache lookup, which is the same step as the limits (a hit wastes the count).
+        prompt_tokens = chat.estimate_input_tokens()
+        most_output = chat.max_output_tokens * chat.n
         try:
-            prompt_tokens = count_prompt_tokens(chat.params)
-            most_output = chat.max_output_tokens * chat.n
-            call.admission = await self.limiter.admit(client_id, prompt_tokens + most_output)
-            call.reservation = await self.budget.reserve(client_id, price.max_cost_nanos(prompt_tokens, most_output))
-            signal_soft_limits(call.reservation, self.settings.environment)
-            call.permit = await self.guard.acquire(prompt_tokens + most_output)
-        except REFUSALS as exc:
-            await call.failed()
-            raise as_api_error(exc) from None
-        except BaseException:
-            await call.failed()
-            raise
-        return call
-
-    async def _record(self, call: MeteredCall, usage: Mapping[str, Any], *, cache_hit: bool) -> None:
-        details = usage.get("prompt_tokens_details") or {}
-        await self.usage.record(
-            UsageEvent(
-                client_id=call.client_id,
-                model=call.chat.model,
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                cached_prompt_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-                cost_nanos=_cost(call.price, usage),
-                cache_hit=cache_hit,
+            entry = await self.ledger.open(
+                client_id,
+                mode,
+                chat.params,
+                endpoint=chat.endpoint,
+                tokens=prompt_tokens + most_output,
+                max_cost_nanos=price.max_cost_nanos(prompt_tokens, most_output),
             )
-        )
+        except REFUSALS as exc:  # nothing was taken
+            raise as_api_error(exc) from None
+        call = MeteredCall(self, chat, client_id, price, entry.lookup, entry.admission, entry.reservation, entry.permit)
+        if call.hit:
+            annotate_current(cost_usd=0.0)  # the saved spend is in /v1/usage, not on the bill
+            await self.usage.record(
+                call.usage_event(usage_of(chat.endpoint, call.lookup.completion) or {}, cache_hit=True)
+            )
+        elif call.reservation is not None:
+            signal_soft_limits(call.reservation, self.settings.environment)
+        return call
 
 
 @dataclass
 class MeteredCall:
     metering: Metering
-    chat: ChatRequest
+    chat: PreparedRequest
     client_id: str
     price: ModelPrice
     lookup: CacheLookup
@@ -248,6 +150,13 @@ class MeteredCall:
     @property
     def hit(self) -> bool:
         return self.lookup.status is CacheStatus.HIT
+
+    @property
+    def _entry(self) -> Entry:
+        return Entry(self.lookup, self.admission, self.reservation, self.permit)
+
+    def usage_event(self, usage: Mapping[str, Any], *, cache_hit: bool) -> UsageEvent:
+        return UsageEvent.of(self.client_id, self.chat.model, usage, cost_of(self.price, usage), cache_hit=cache_hit)
 
     def headers(self) -> dict[str, str]:
         headers = {CACHE_HEADER: self.lookup.status.value}
@@ -265,53 +174,38 @@ class MeteredCall:
         return StreamingResponse(events, media_type="text/event-stream", headers={**sse_headers, **self.headers()})
 
     async def succeeded(self, usage: Mapping[str, Any] | None, body: bytes | None, upstream_headers: Any) -> None:
-        """The upstream call answered 200: settle with real usage, record it, fill the cache."""
+        """The upstream call answered 200: settle with real usage, record it, fill the cache (one step)."""
         if self.done:
             return
         self.done = True
-        m = self.metering
+        ledger = self.metering.ledger
         if usage is None:  # no usage to settle with: keep the reservation (the safe direction)
-            if m.cache is not None:
-                await m.cache.abandon(self.lookup)
+            await ledger.close(self._entry)
             return
         if body is not None:  # a stream's usage was put on its line as it arrived (on_stream_usage)
             annotate_current(**usage_fields(self.price, usage))
-        total = int(usage.get("total_tokens") or 0)
-        if self.reservation is not None:
-            await m.budget.settle(self.reservation, _cost(self.price, usage))
-        if self.admission is not None:
-            await m.limiter.reconcile(self.admission, total)
-        if self.permit is not None:
-            await m.guard.reconcile(self.permit, total)
-        if upstream_headers is not None:
-            await m.guard.observe({k.lower(): v for k, v in upstream_headers.items()})
-        await m._record(self, usage, cache_hit=False)
-        if m.cache is not None and self.lookup.status is CacheStatus.MISS:
-            if body is not None:
-                await m.cache.fill(self.lookup, body)
-            else:
-                completion = self.assembler.completion() if self.assembler is not None else None
-                await (m.cache.fill(self.lookup, completion) if completion else m.cache.abandon(self.lookup))
+        headers = {k.lower(): v for k, v in upstream_headers.items()} if upstream_headers is not None else {}
+        await ledger.close(
+            self._entry,
+            cost_nanos=cost_of(self.price, usage),
+            tokens=int(usage.get("total_tokens") or 0),
+            event=self.usage_event(usage, cache_hit=False),
+            answer=body if body is not None else self.assembler.completion() if self.assembler is not None else None,
+            pause_seconds=ledger.guard.pause_seconds(headers),
+        )
 
     async def failed(self, error: BaseException | None = None) -> None:
-        """Nothing was answered (refused, or upstream failed): give back everything taken.
+        """Nothing was answered (upstream failed, or the client went): give back everything taken.
 
         OpenAI's own 429 (after the SDK's retries) pauses the whole fleet for its Retry-After.
         """
         if self.done:
             return
         self.done = True
-        m = self.metering
+        pause = 0.0
         if isinstance(error, UpstreamRateLimited) and self.permit is not None:
-            await m.guard.pause(error.retry_after_seconds)  # as precise as OpenAI said: 50 ms is not 1 s
-        if self.reservation is not None:
-            await m.budget.release(self.reservation)
-        if self.admission is not None:
-            await m.limiter.reconcile(self.admission, 0)
-        if self.permit is not None:
-            await m.guard.reconcile(self.permit, 0)
-        if m.cache is not None:
-            await m.cache.abandon(self.lookup)
+            pause = error.retry_after_seconds  # as precise as OpenAI said: 50 ms is not 1 s
+        await self.metering.ledger.close(self._entry, cost_nanos=0, tokens=0, pause_seconds=pause)
 
     # --- streams ----------------------------------------------------------------------------------
     def watch_stream(self) -> None:
@@ -341,5 +235,4 @@ class MeteredCall:
 
     async def _abandon_cache(self) -> None:
         self.done = True
-        if self.metering.cache is not None:
-            await self.metering.cache.abandon(self.lookup)
+        await self.metering.ledger.close(self._entry)

@@ -1,31 +1,30 @@
 """The OpenAPI document (`/openapi.json`, `/docs`): what the service really accepts and answers.
 
-The chat and answers routes read their bodies themselves (no pydantic validation on the hot path beyond
-the guardrails), so FastAPI cannot see them; their request schemas are declared here, from the same
-models the guardrails validate with, plus the limits the settings impose (allowed models, `n`, max
-tokens, message count). Every error a route can answer is documented in OpenAI's shape, and FastAPI's
-422 is dropped: this service answers a malformed request with 400. A fuzzer that reads this document
-(schemathesis, tests/service/api/test_openapi_fuzz.py) therefore exercises every endpoint as a client would.
+Each operation's request body and responses come from service.api.schemas (schema-only models, splatted
+into the route decorators); this module adds their components, the limits that depend on the settings
+(service.api.schemas.limits), and the examples' models as configured. FastAPI's 422 is dropped: this
+service answers a malformed request with 400, in OpenAI's error shape. A fuzzer that reads this document
+(schemathesis, tests/service/api/test_openapi_fuzz.py) therefore exercises every endpoint as a client
+would, and a request the document allows is one the service accepts.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from service.api.routes.answers import NOT_BLANK, AnswerBody
-from service.guardrails import MAX_STOP_SEQUENCES, ChatCompletionBody
-from service.settings import Settings
-
-_COMPONENTS = "#/components/schemas/{model}"
-_CHAT_PATH = "/v1/chat/completions"
-_ANSWERS_PATH = "/v1/answers"
+from service.api.responses import COMPONENTS, DOCUMENTED_MODELS, ErrorBody
+from service.api.schemas.limits import apply_settings
+from service.settings import LOCAL_DEV_KEY, Settings
 
 
 def install_openapi(app: FastAPI, settings: Settings) -> None:
-    """Replace FastAPI's document builder with one that adds the request bodies and drops the 422s."""
+    """Replace FastAPI's document builder with one that completes it from service.api.schemas."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -33,68 +32,78 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
                 title=app.title,
                 version=app.version,
                 summary=app.summary,
-                description=app.description,
+                description=_description(app.description, settings),
                 routes=app.routes,
             )
+            _restore_error_nulls(schema)
             _drop_validation_errors(schema)
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            _request_body(schema, components, _CHAT_PATH, "ChatCompletionRequest", _chat_schema(settings))
-            _request_body(schema, components, _ANSWERS_PATH, "AnswerRequest", _answer_schema(settings))
+            _add_components(schema)
+            # The document shares dicts with the route declarations and the models' examples: edit a copy.
+            schema = copy.deepcopy(schema)
+            apply_settings(schema["components"]["schemas"], settings)
+            _examples_use_configured_models(schema, settings)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
 
-def _drop_validation_errors(schema: dict[str, Any]) -> None:
+def _description(description: str, settings: Settings) -> str:
+    how = "Authenticate with a client key: **Authorize**, or `Authorization: Bearer <key>`."
+    if settings.accepts_local_dev_key:
+        how += f" This local service accepts the key `{LOCAL_DEV_KEY}`."
+    return f"{description}\n\n{how}".strip()
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
+        yield from operations.values()
+
+
+def _restore_error_nulls(schema: dict[str, Any]) -> None:
+    """FastAPI leaves null values out of the document, examples included; OpenAI's errors always carry
+    `param` and `code`, null or not."""
+    error_body = COMPONENTS + ErrorBody.__name__
+    for operation in _operations(schema):
+        for response in operation.get("responses", {}).values():
+            media = response.get("content", {}).get("application/json", {})
+            if media.get("schema", {}).get("$ref") == error_body and "example" in media:
+                for field in ("param", "code"):
+                    media["example"]["error"].setdefault(field, None)
+
+
+def _drop_validation_errors(schema: dict[str, Any]) -> None:
+    for operation in _operations(schema):
+        operation.get("responses", {}).pop("422", None)
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
 
 
-def _request_body(
-    schema: dict[str, Any], components: dict[str, Any], path: str, name: str, body: dict[str, Any]
-) -> None:
-    operation = schema.get("paths", {}).get(path, {}).get("post")
-    if operation is None:
-        return
-    components.update(body.pop("$defs", {}))
-    components[name] = body
-    operation["requestBody"] = {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": _COMPONENTS.format(model=name)}}},
+def _add_components(schema: dict[str, Any]) -> None:
+    mode: JsonSchemaMode = "validation"
+    models = [(model, mode) for model in DOCUMENTED_MODELS.values()]
+    _, definitions = models_json_schema(models, ref_template=COMPONENTS + "{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in definitions.get("$defs", {}).items():
+        if name in components and components[name] != definition:
+            raise RuntimeError(f"two schemas are named {name} in the OpenAPI document; rename one")
+        components[name] = definition
+
+
+def _examples_use_configured_models(schema: dict[str, Any], settings: Settings) -> None:
+    """The examples name the default settings' models; a service configured otherwise shows its own."""
+    configured = {
+        "ChatCompletionRequest": settings.default_model,
+        "ResponseCreateRequest": settings.default_model,
+        "EmbeddingCreateRequest": settings.embedding_model,
     }
-
-
-def _branch(prop: dict[str, Any], json_type: str) -> dict[str, Any]:
-    """The branch of a (possibly nullable) property schema that has `json_type`."""
-    candidates: list[dict[str, Any]] = prop.get("anyOf", [prop])
-    for candidate in candidates:
-        if candidate.get("type") == json_type:
-            return candidate
-    raise KeyError(json_type)
-
-
-def _chat_schema(settings: Settings) -> dict[str, Any]:
-    body = ChatCompletionBody.model_json_schema(ref_template=_COMPONENTS)
-    props = body["properties"]
-    _branch(props["model"], "string")["enum"] = list(settings.allowed_models)
-    _branch(props["n"], "integer")["maximum"] = settings.max_n
-    for name in ("max_tokens", "max_completion_tokens"):
-        _branch(props[name], "integer")["maximum"] = settings.max_tokens_limit
-    props["messages"]["maxItems"] = settings.max_messages
-    _branch(props["stop"], "array")["maxItems"] = MAX_STOP_SEQUENCES
-    props["best_of"] = False  # refused: chat completions have `n`, not `best_of`
-    return body
-
-
-def _answer_schema(settings: Settings) -> dict[str, Any]:
-    body = AnswerBody.model_json_schema(ref_template=_COMPONENTS)
-    props = body["properties"]
-    props["question"] |= {"maxLength": settings.answers_max_question_chars, "pattern": NOT_BLANK}
-    _branch(props["top_k"], "integer")["maximum"] = settings.answers_max_top_k
-    _branch(props["model"], "string")["enum"] = list(settings.allowed_models)
-    return body
+    components = schema["components"]["schemas"]
+    for name, model in configured.items():
+        for example in components[name].get("examples", []):
+            example["model"] = model
+    for operation in _operations(schema):
+        media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+        name = media.get("schema", {}).get("$ref", "").removeprefix(COMPONENTS)
+        if name in configured and "example" in media:
+            media["example"]["model"] = configured[name]

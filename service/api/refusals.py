@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from service.budget import BudgetExceeded
-from service.errors import APIError, RateLimited, ServiceUnavailable
+from service.errors import APIError, InsufficientQuota, RateLimited, ServiceUnavailable
 from service.ratelimit import RateLimitExceeded, UpstreamSaturated, retry_after
 from service.state import StateRefused
-
-
-class InsufficientQuota(APIError):
-    """A spend budget's hard limit: OpenAI's own shape for an exhausted quota."""
-
-    status_code = 429
-    error_type = "insufficient_quota"
-    code = "insufficient_quota"
-
 
 REFUSALS = (RateLimitExceeded, BudgetExceeded, UpstreamSaturated, StateRefused)
 

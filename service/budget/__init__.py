@@ -3,11 +3,19 @@
 from service.budget.alerts import signal_soft_limits
 from service.budget.periods import Period, PeriodWindow, current_windows
 from service.budget.prices import NANOS_PER_USD, ModelPrice, PriceTable, UnknownModelPrice, nanos_from_usd, usd
-from service.budget.spend import BudgetExceeded, Reservation, SoftLimitReached, SpendBudget, SpendLimits
+from service.budget.spend import (
+    BudgetExceeded,
+    BudgetPlan,
+    Reservation,
+    SoftLimitReached,
+    SpendBudget,
+    SpendLimits,
+)
 
 __all__ = [
     "NANOS_PER_USD",
     "BudgetExceeded",
+    "BudgetPlan",
     "ModelPrice",
     "Period",
     "PeriodWindow",

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from service.catalog import base_model
+
 PRICES_FILE = Path(__file__).with_name("prices.json")
 NANOS_PER_USD = 1_000_000_000
 _NANOS_PER_TOKEN_PER_USD_PER_MILLION = Decimal(1000)  # $1 per 1M tokens = 1000 nano-dollars per token
-_SNAPSHOT_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 class UnknownModelPrice(Exception):
@@ -85,9 +85,9 @@ class PriceTable:
 
     def price_for(self, model: str) -> ModelPrice:
         """The model's price, its base model's for a dated snapshot, else the fallback, else refuse."""
-        for name in (model, _SNAPSHOT_SUFFIX.sub("", model)):
-            if name in self.models:
-                return self.models[name]
+        name = base_model(model, self.models)
+        if name is not None:
+            return self.models[name]
         if self.fallback_model is not None:
             return self.models[self.fallback_model]
         raise UnknownModelPrice(model)

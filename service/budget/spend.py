@@ -8,11 +8,15 @@ its own reservation (never, when max tokens bound the output). A process killed 
 settle leaves its reservation counted until the period ends: a loss in the safe direction. A reservation
 that failed open (Redis unavailable) still has its real cost counted when it is settled, and a settle
 Redis cannot take is kept and written later (service.state.deferred).
+
+`reserve`, `settle`, `release` and `charge_service` make one round trip each; the chat path folds their
+parts (`plan`, `reservation`/`exceeded`, `settle_writes`) into its one step before and after the upstream
+call (service.api.ledger).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,7 +24,7 @@ import structlog
 
 from service.budget.periods import Period, PeriodWindow, current_windows
 from service.budget.prices import nanos_from_usd, usd
-from service.state import Bucket, SharedState, StateUnavailable
+from service.state import AdmitPlan, Bucket, Outcome, SharedState, StateUnavailable, Writes
 
 log = structlog.get_logger(__name__)
 
@@ -107,64 +111,97 @@ class SpendBudget:
     def limits_for(self, client_id: str) -> SpendLimits:
         return self._per_client.get(client_id, self._client_default)
 
-    def _plan(self, client_id: str, now: datetime) -> list[tuple[Scope, PeriodWindow, SpendLimits, Bucket]]:
-        plan = []
+    def plan(self, client_id: str, now: datetime | None = None) -> BudgetPlan:
+        now = now or datetime.now(UTC)
+        lines = []
         for scope, limits, owner in (("client", self.limits_for(client_id), client_id), ("service", self._service, "")):
             for window in current_windows(now):
                 hard = limits.hard(window.period)
                 key = f"budget:{scope}:{owner}:{window.period}:{window.label}"
                 bucket = Bucket(key, None if hard is None else nanos_from_usd(hard), window.ttl_seconds(now))
-                plan.append((scope, window, limits, bucket))
-        return plan
+                lines.append(_Line(scope, window, limits, bucket))
+        return BudgetPlan(client_id, tuple(lines))
+
+    @staticmethod
+    def reservation(plan: BudgetPlan, amount_nanos: int, committed: Sequence[int]) -> Reservation:
+        """The reservation made, with the soft limits its counters' new values reach."""
+        reservation = Reservation(plan.client_id, amount_nanos, plan.buckets)
+        for line, value in zip(plan.lines, committed, strict=True):
+            soft = line.limits.soft(line.window.period)
+            if soft is not None and value > nanos_from_usd(soft):
+                reached = SoftLimitReached(line.scope, line.window.period, soft, usd(value))
+                reservation.soft_limits_reached.append(reached)
+        return reservation
+
+    @staticmethod
+    def exceeded(plan: BudgetPlan, refused: int) -> BudgetExceeded:
+        line = plan.lines[refused]
+        period = line.window.period
+        log.warning("spend_hard_limit_refused", client_id=plan.client_id, scope=line.scope, period=period)
+        return BudgetExceeded(line.scope, period, line.limits.hard(period) or 0.0, line.window.resets_at)
+
+    @staticmethod
+    def unenforced(plan: BudgetPlan) -> Reservation:
+        """Not checked against the limits (Redis unavailable), but the real cost is still counted when settled."""
+        return Reservation(plan.client_id, 0, plan.buckets, enforced=False)
 
     async def reserve(self, client_id: str, max_cost_nanos: int) -> Reservation:
         """Reserve the request's maximum cost or raise `BudgetExceeded` (or `StateRefused` failing closed)."""
-        now = datetime.now(UTC)
-        plan = self._plan(client_id, now)
-        buckets = tuple(bucket for *_, bucket in plan)
+        plan = self.plan(client_id)
         try:
-            result = await self._state.store.reserve(buckets, max_cost_nanos)
+            result = await self._state.store.admit(AdmitPlan(buckets=plan.buckets, amount=max_cost_nanos))
         except StateUnavailable as exc:
             self._state.on_unavailable("spend budgets", exc)
-            # Not checked against the limits, but the real cost is still counted when it is settled.
-            return Reservation(client_id, 0, buckets, enforced=False)
-        if not result.accepted:
-            scope, window, limits, _ = plan[result.refused_index or 0]
-            refused = BudgetExceeded(scope, window.period, limits.hard(window.period) or 0.0, window.resets_at)
-            log.warning("spend_hard_limit_refused", client_id=client_id, scope=scope, period=window.period)
-            raise refused
-        reservation = Reservation(client_id, max_cost_nanos, buckets)
-        for (scope, window, limits, _), committed in zip(plan, result.values, strict=True):
-            soft = limits.soft(window.period)
-            if soft is not None and committed > nanos_from_usd(soft):
-                reservation.soft_limits_reached.append(SoftLimitReached(scope, window.period, soft, usd(committed)))
-        return reservation
+            return self.unenforced(plan)
+        if result.outcome is Outcome.OVER_BUDGET and result.refused is not None:
+            raise self.exceeded(plan, result.refused)
+        return self.reservation(plan, max_cost_nanos, result.values)
 
-    async def settle(self, reservation: Reservation, actual_cost_nanos: int) -> None:
-        """Replace the reservation with the real cost (once; a second call does nothing).
-
-        A settle Redis cannot take now is kept and written later (service.state.deferred), never dropped:
-        a lost settle would leave its reservation counted as spend until the period ends.
-        """
+    @staticmethod
+    def settle_writes(reservation: Reservation, actual_cost_nanos: int) -> Writes:
+        """Replace the reservation with the real cost (once: the reservation is marked settled)."""
         if reservation.settled:
-            return
+            return Writes()
         reservation.settled = True
         delta = actual_cost_nanos - reservation.amount_nanos
-        if delta == 0 or not reservation.buckets:
-            return
-        try:
-            await self._state.store.adjust(reservation.buckets, delta)
-        except StateUnavailable:
-            self._state.deferred.add_counter_delta(reservation.buckets, delta)
+        if delta == 0:
+            return Writes()
+        return Writes(counters=tuple((bucket, delta) for bucket in reservation.buckets))
+
+    async def settle(self, reservation: Reservation, actual_cost_nanos: int) -> None:
+        """`settle_writes`, on its own. A settle Redis cannot take now is kept and written later
+        (service.state.deferred), never dropped: a lost settle would leave its reservation counted as
+        spend until the period ends."""
+        await self._state.settle(self.settle_writes(reservation, actual_cost_nanos))
+
+    def charge_writes(self, cost_nanos: int) -> Writes:
+        """Spend by the service itself (indexing the knowledge base): on the service's budgets, never refused."""
+        buckets = [line.bucket for line in self.plan("").lines if line.scope == "service"]
+        return Writes(counters=tuple((bucket, cost_nanos) for bucket in buckets)) if cost_nanos else Writes()
 
     async def charge_service(self, cost_nanos: int) -> None:
-        """Spend by the service itself (indexing the knowledge base): counted on the service's budgets, not refused."""
-        buckets = tuple(bucket for scope, *_, bucket in self._plan("", datetime.now(UTC)) if scope == "service")
-        try:
-            await self._state.store.adjust(buckets, cost_nanos)
-        except StateUnavailable:
-            self._state.deferred.add_counter_delta(buckets, cost_nanos)
+        await self._state.settle(self.charge_writes(cost_nanos))
 
     async def release(self, reservation: Reservation) -> None:
         """The call did not happen (or cost nothing): give the whole reservation back."""
         await self.settle(reservation, 0)
+
+
+@dataclass(frozen=True)
+class _Line:
+    scope: Scope
+    window: PeriodWindow
+    limits: SpendLimits
+    bucket: Bucket
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """The counters one client's request touches: its day and month, the service's day and month."""
+
+    client_id: str
+    lines: tuple[_Line, ...]
+
+    @property
+    def buckets(self) -> tuple[Bucket, ...]:
+        return tuple(line.bucket for line in self.lines)

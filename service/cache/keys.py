@@ -15,7 +15,12 @@ from typing import Any
 
 import orjson
 
-KEY_SCHEMA = "chat.completions/v1"  # bump when the normal form changes: old entries stop matching
+KEY_SCHEMA = "v2"  # bump when the normal form changes: old entries stop matching
+CHAT_COMPLETIONS = "/chat/completions"
+RESPONSES = "/responses"
+EMBEDDINGS = "/embeddings"
+# Responses that continue OpenAI-side state: the same request can have a different answer each time.
+_STATEFUL = ("previous_response_id", "conversation")
 
 # Parameters that do not change the answer. Streaming does not either: a streamed request and a
 # plain one share the entry, and the stream is replayed from it.
@@ -41,9 +46,12 @@ class CacheMode(StrEnum):
     BYPASS = "bypass"  # not cacheable, or Cache-Control: no-store
 
 
+_EXACT_FLOAT_INTEGERS = 2**53  # beyond it a float is not one integer, and as an int it may not fit in JSON's 64 bits
+
+
 def _canonical(value: Any) -> Any:
     # Recursive, one frame per level: safe because bodies are refused past MAX_JSON_DEPTH (service/api/body.py).
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT_INTEGERS:
         return int(value)
     if isinstance(value, Mapping):
         return {k: _canonical(v) for k, v in value.items()}
@@ -66,9 +74,9 @@ def normalize(body: Mapping[str, Any]) -> dict[str, Any]:
     return normal
 
 
-def request_digest(body: Mapping[str, Any], scope: str) -> str:
-    """SHA-256 over the schema, the cache scope (a client id, or "shared") and the normal form."""
-    canonical = orjson.dumps([KEY_SCHEMA, scope, normalize(body)], option=orjson.OPT_SORT_KEYS)
+def request_digest(body: Mapping[str, Any], scope: str, endpoint: str = CHAT_COMPLETIONS) -> str:
+    """SHA-256 over the schema, the endpoint, the cache scope (a client id, or "shared") and the normal form."""
+    canonical = orjson.dumps([KEY_SCHEMA, endpoint, scope, normalize(body)], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -76,12 +84,19 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def cache_mode(headers: Mapping[str, str], body: Mapping[str, Any]) -> CacheMode:
-    """Reusable answers only: temperature 0, or the caller opts in with `X-Cache-Opt-In: true`."""
+def cache_mode(headers: Mapping[str, str], body: Mapping[str, Any], endpoint: str = CHAT_COMPLETIONS) -> CacheMode:
+    """Reusable answers only: embeddings, or temperature 0, or the caller opts in with `X-Cache-Opt-In: true`.
+
+    Never a streamed Responses call (its event stream is not replayed from the cache), nor one that continues
+    OpenAI-side state.
+    """
     directives = {d.strip().lower() for d in headers.get("cache-control", "").split(",")}
     if "no-store" in directives:
         return CacheMode.BYPASS
-    if body.get("temperature") != 0 and not _truthy(headers.get(OPT_IN_HEADER)):
+    if endpoint == RESPONSES and (body.get("stream") is True or any(body.get(name) for name in _STATEFUL)):
+        return CacheMode.BYPASS
+    deterministic = endpoint == EMBEDDINGS or body.get("temperature") == 0
+    if not deterministic and not _truthy(headers.get(OPT_IN_HEADER)):
         return CacheMode.BYPASS
     if "no-cache" in directives:
         return CacheMode.REFRESH

@@ -17,15 +17,21 @@ def _event(payload: dict[str, Any]) -> bytes:
 
 
 def is_complete(completion: Any) -> bool:
-    """Worth storing: a finished `chat.completion` with usage (hits are accounted from it)."""
-    if not isinstance(completion, dict) or completion.get("object") != "chat.completion":
+    """Worth storing: a finished answer with usage (hits are accounted from it). A chat completion whose every
+    choice finished, a Responses `response` that completed, or an embeddings list."""
+    if not isinstance(completion, dict) or not isinstance(completion.get("usage"), dict):
         return False
+    kind = completion.get("object")
+    if kind == "response":
+        return completion.get("status") == "completed"
+    if kind == "list":
+        return isinstance(completion.get("data"), list) and bool(completion["data"])
     choices = completion.get("choices")
     return (
-        isinstance(choices, list)
+        kind == "chat.completion"
+        and isinstance(choices, list)
         and bool(choices)
         and all(isinstance(c, dict) and c.get("finish_reason") for c in choices)
-        and isinstance(completion.get("usage"), dict)
     )
 
 

@@ -1,14 +1,18 @@
-"""Per-client requests and tokens per minute, shared by every worker and container through Redis."""
+"""Per-client requests and tokens per minute, shared by every worker and container through Redis.
+
+`admit` and `reconcile` make one round trip each on their own; the chat path folds their parts
+(`takes`, `admitted`/`exceeded`, `reconcile_writes`) into its one step before and after the upstream
+call (service.api.ledger).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from service.ratelimit.headers import WindowReport, retry_after
-from service.ratelimit.windows import MinuteWindows, Window
-from service.state import SharedState, StateUnavailable
+from service.ratelimit.headers import retry_after
+from service.ratelimit.windows import Window, takes_of, windows_of
+from service.state import AdmitPlan, Outcome, SharedState, StateUnavailable, WindowState, WindowTake, Writes
 
 
 @dataclass(frozen=True)
@@ -49,76 +53,71 @@ class ClientRateLimiter:
         self._state = state
         self._default = default
         self._per_client = dict(per_client or {})
-        self._windows = MinuteWindows(state.store, "client")
 
     def limits_for(self, client_id: str) -> ClientLimits:
         return self._per_client.get(client_id, self._default)
 
-    def _windows_for(self, client_id: str) -> tuple[Window | None, Window | None]:
+    def windows_for(self, client_id: str) -> tuple[Window, ...]:
         limits = self.limits_for(client_id)
-        rpm = MinuteWindows.window("requests", limits.requests_per_minute) if limits.requests_per_minute else None
-        tpm = MinuteWindows.window("tokens", limits.tokens_per_minute) if limits.tokens_per_minute else None
-        return rpm, tpm
+        return windows_of(limits.requests_per_minute, limits.tokens_per_minute, namespace="client", identity=client_id)
+
+    def takes(self, client_id: str, estimated_tokens: int) -> tuple[WindowTake, ...]:
+        """The request and its estimated tokens, one take per limited window."""
+        return takes_of(self.windows_for(client_id), estimated_tokens)
+
+    def admitted(self, client_id: str, estimated_tokens: int, states: Sequence[WindowState]) -> Admission:
+        """The admission, with the windows as they stand after the takes in its headers."""
+        headers: dict[str, str] = {}
+        for window, state in zip(self.windows_for(client_id), states, strict=True):
+            headers |= window.report(state).headers()
+        return Admission(client_id, estimated_tokens, headers)
+
+    def exceeded(
+        self, client_id: str, estimated_tokens: int, refused: int, states: Sequence[WindowState]
+    ) -> RateLimitExceeded:
+        """The 429 for the window at index `refused`, with every window's headers as they stand."""
+        windows = self.windows_for(client_id)
+        window = windows[refused]
+        report = window.report(states[refused])
+        headers = report.headers() | retry_after(report.reset_seconds)
+        for index, (other, state) in enumerate(zip(windows, states, strict=True)):
+            if index != refused:
+                headers |= other.report(state).headers()
+        per_minute = "requests per minute (RPM)" if window.kind == "requests" else "tokens per minute (TPM)"
+        if window.kind == "tokens" and estimated_tokens > window.limit:
+            message = f"Request too large: it may use more tokens than your limit of {window.limit} {per_minute}."
+        else:
+            message = (
+                f"Rate limit reached for {per_minute}: limit {window.limit}. "
+                f"Please try again in {headers['x-ratelimit-reset-' + window.kind]}."
+            )
+        return RateLimitExceeded(window.kind, message, headers)
+
+    def reconcile_writes(self, admission: Admission, actual_tokens: int) -> Writes:
+        """Replace the estimate with what the call really used (a refund, or an extra charge).
+
+        An extra charge is skipped when the client is already at its limit, which its next request will meet.
+        """
+        delta = actual_tokens - admission.estimated_tokens
+        if not admission.enforced or delta == 0:
+            return Writes()
+        tokens = [w for w in self.windows_for(admission.client_id) if w.kind == "tokens"]
+        return Writes(windows=tuple(window.take(delta) for window in tokens))
 
     async def admit(self, client_id: str, estimated_tokens: int) -> Admission:
         """Count the request and its estimated tokens, or raise `RateLimitExceeded` (or `StateRefused`)."""
+        takes = self.takes(client_id, estimated_tokens)
+        if not takes:
+            return Admission(client_id, estimated_tokens)
         try:
-            return await self._admit(client_id, estimated_tokens)
+            result = await self._state.store.admit(AdmitPlan(client_windows=takes))
         except StateUnavailable as exc:
             self._state.on_unavailable("rate limits", exc)
             return Admission(client_id, estimated_tokens, enforced=False)
-
-    async def _admit(self, client_id: str, estimated_tokens: int) -> Admission:
-        rpm, tpm = self._windows_for(client_id)
-        if rpm is not None and not await self._windows.hit(rpm, client_id, 1):
-            report = await self._windows.report(rpm, client_id)
-            raise self._exceeded(report, await self._reports(client_id, tpm), rpm.item.amount, "requests")
-        if tpm is not None and not await self._windows.hit(tpm, client_id, estimated_tokens):
-            if rpm is not None:
-                await self._windows.refund(rpm, client_id, 1)
-            report = await self._windows.report(tpm, client_id)
-            too_large = estimated_tokens > tpm.item.amount
-            raise self._exceeded(report, await self._reports(client_id, rpm), tpm.item.amount, "tokens", too_large)
-        reports = await self._reports(client_id, rpm, tpm)
-        headers: dict[str, str] = {}
-        for report in reports:
-            headers |= report.headers()
-        return Admission(client_id, estimated_tokens, headers)
-
-    async def _reports(self, client_id: str, *windows: Window | None) -> list[WindowReport]:
-        present = [w for w in windows if w is not None]
-        return list(await asyncio.gather(*(self._windows.report(w, client_id) for w in present)))
-
-    @staticmethod
-    def _exceeded(
-        report: WindowReport, others: list[WindowReport], limit: int, kind: str, too_large: bool = False
-    ) -> RateLimitExceeded:
-        headers = report.headers() | retry_after(report.reset_seconds)
-        for other in others:
-            headers |= other.headers()
-        per_minute = "requests per minute (RPM)" if kind == "requests" else "tokens per minute (TPM)"
-        if too_large:
-            message = f"Request too large: it may use more tokens than your limit of {limit} {per_minute}."
-        else:
-            message = (
-                f"Rate limit reached for {per_minute}: limit {limit}. "
-                f"Please try again in {headers['x-ratelimit-reset-' + kind]}."
-            )
-        return RateLimitExceeded(kind, message, headers)
+        if result.outcome is Outcome.WINDOW_FULL and result.refused is not None:
+            raise self.exceeded(client_id, estimated_tokens, result.refused, result.windows)
+        return self.admitted(client_id, estimated_tokens, result.windows)
 
     async def reconcile(self, admission: Admission, actual_tokens: int) -> None:
-        """Replace the estimate with what the call really used (a refund, or an extra charge)."""
-        if not admission.enforced:
-            return
-        _, tpm = self._windows_for(admission.client_id)
-        delta = actual_tokens - admission.estimated_tokens
-        if tpm is None or delta == 0:
-            return
-        try:
-            if delta < 0:
-                await self._windows.refund(tpm, admission.client_id, -delta)
-            else:
-                # Refused only when the client is already at its limit, which its next request will meet.
-                await self._windows.hit(tpm, admission.client_id, delta)
-        except StateUnavailable:
-            return
+        """`reconcile_writes`, on its own (nothing is deferred: it only moves a one-minute estimate)."""
+        await self._state.settle(self.reconcile_writes(admission, actual_tokens))

@@ -1,54 +1,49 @@
-"""Per-minute request and token windows on the `limits` library (sliding window counters).
+"""The per-minute requests and tokens windows of one client or of the fleet, and how each is reported.
 
-Sliding window counters keep two integers per key and take a cost, so a token limit is one Redis
-script call whatever the request size (a moving window would store one entry per token).
+Each window is a sliding-window counter in the shared state (service.state.windows), so checking and
+taking every window a request touches is part of the one step before its upstream call.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-
 from service.ratelimit.headers import WindowReport
-from service.state import Store
+from service.state import WindowState, WindowTake
 
 
 @dataclass(frozen=True)
 class Window:
     kind: str  # "requests" | "tokens"
-    item: RateLimitItem
+    limit: int
+    key: str
 
+    @classmethod
+    def per_minute(cls, kind: str, limit: int, *, namespace: str, identity: str) -> Window:
+        return cls(kind, limit, f"ratelimit:{namespace}:{identity}:{kind}")
 
-class MinuteWindows:
-    """Requests-per-minute and tokens-per-minute windows under one namespace (a client, or the fleet)."""
+    def take(self, cost: int) -> WindowTake:
+        return WindowTake(self.key, self.limit, cost)
 
-    def __init__(self, store: Store, namespace: str) -> None:
-        self._store = store
-        self._namespace = namespace
-        self._limiter = SlidingWindowCounterRateLimiter(store.limits_storage())
-
-    @staticmethod
-    def window(kind: str, per_minute: int) -> Window:
-        return Window(kind, RateLimitItemPerMinute(per_minute, namespace=kind))
-
-    async def hit(self, window: Window, identity: str, cost: int) -> bool:
-        if cost == 0:
-            return True
-        return await self._store.guard(lambda: self._limiter.hit(window.item, self._namespace, identity, cost=cost))
-
-    async def report(self, window: Window, identity: str) -> WindowReport:
-        stats = await self._store.guard(lambda: self._limiter.get_window_stats(window.item, self._namespace, identity))
+    def report(self, state: WindowState) -> WindowReport:
         return WindowReport(
-            kind=window.kind,
-            limit=window.item.amount,
-            remaining=int(stats.remaining),
-            reset_seconds=max(0.0, stats.reset_time - time.time()),
+            kind=self.kind,
+            limit=self.limit,
+            remaining=state.remaining(self.limit),
+            reset_seconds=state.reset_seconds(),
         )
 
-    async def refund(self, window: Window, identity: str, cost: int) -> None:
-        """Give back `cost` (a negative hit, which the counter scripts apply without a limit check)."""
-        if cost > 0:
-            await self.hit(window, identity, -cost)
+
+def windows_of(
+    requests_per_minute: int | None, tokens_per_minute: int | None, *, namespace: str, identity: str
+) -> tuple[Window, ...]:
+    """The windows that are limited, requests first (the order checks and reports follow)."""
+    limits = (("requests", requests_per_minute), ("tokens", tokens_per_minute))
+    return tuple(
+        Window.per_minute(kind, limit, namespace=namespace, identity=identity) for kind, limit in limits if limit
+    )
+
+
+def takes_of(windows: tuple[Window, ...], tokens: int) -> tuple[WindowTake, ...]:
+    """One request and `tokens` tokens."""
+    return tuple(window.take(1 if window.kind == "requests" else tokens) for window in windows)

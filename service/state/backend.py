@@ -13,6 +13,7 @@ from service.state.deferred import DeferredWrites
 from service.state.errors import StateRefused, StateUnavailable
 from service.state.health import BackendHealth
 from service.state.memory_store import MemoryStore
+from service.state.plans import Writes
 from service.state.redis_store import RedisStore, build_redis_client
 from service.state.store import Store
 
@@ -66,6 +67,22 @@ class SharedState:
                 error=str(error),
                 detail=f"{component} not enforced while Redis is unavailable (STATE_FAILURE_POLICY=open)",
             )
+
+    async def settle(self, writes: Writes) -> bool:
+        """Make `writes` in one step; False if the backend did not take them.
+
+        Then the counters (spend, usage, clients seen) are kept and written later (service.state.deferred),
+        never dropped; the rest is let go: a window reconciliation only moves a one-minute estimate, a cache
+        lock expires on its own, an unwritten cache entry or pause costs an upstream call or a 429.
+        """
+        if not writes:
+            return True
+        try:
+            await self.store.settle(writes)
+        except StateUnavailable:
+            self.deferred.add(writes)
+            return False
+        return True
 
     async def readiness(self) -> dict[str, object]:
         """For /readyz: pings the backend (a cheap probe that also drives recovery) and reports."""

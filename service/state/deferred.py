@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import structlog
 
 from service.state.errors import StateUnavailable
-from service.state.store import Bucket, HashIncrement, Store
+from service.state.plans import Bucket, HashIncrement, Writes
+from service.state.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -62,15 +63,17 @@ class DeferredWrites:
         """Distinct counters waiting to be written (or being written now)."""
         return len(self._pending) + len(self._writing)
 
-    def add_hash_increments(self, increments: Sequence[HashIncrement]) -> None:
-        batch = _Pending(hashes={inc.key: (Counter(inc.fields), inc.ttl_seconds) for inc in increments})
-        self._add(batch)
-
-    def add_counter_delta(self, buckets: Sequence[Bucket], delta: int) -> None:
-        self._add(_Pending(counters={bucket.key: (delta, bucket.ttl_seconds) for bucket in buckets}))
-
-    def add_member(self, key: str, member: str, ttl_seconds: int) -> None:
-        self._add(_Pending(members={key: ({member}, ttl_seconds)}))
+    def add(self, writes: Writes) -> None:
+        """The counters of a settle that could not be made: spend deltas, usage increments, clients seen."""
+        batch = _Pending()
+        for bucket, delta in writes.counters:
+            batch.merge(_Pending(counters={bucket.key: (delta, bucket.ttl_seconds)}))
+        for inc in writes.increments:
+            batch.merge(_Pending(hashes={inc.key: (Counter(inc.fields), inc.ttl_seconds)}))
+        for member in writes.members:
+            batch.merge(_Pending(members={member.key: ({member.member}, member.ttl_seconds)}))
+        if batch:
+            self._add(batch)
 
     def _add(self, batch: _Pending) -> None:
         if not self._pending:

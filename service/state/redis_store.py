@@ -15,7 +15,6 @@ from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-from limits.aio.storage import RedisStorage, Storage
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,29 +22,11 @@ from redis.exceptions import MaxConnectionsError, RedisError
 
 from service.state.errors import StateBusy, StateUnavailable
 from service.state.health import BackendHealth
-from service.state.store import Bucket, HashIncrement, ReserveResult
+from service.state.plans import AdmitPlan, AdmitResult, Bucket, HashIncrement, Outcome, Writes
+from service.state.scripts import ADMIT, SETTLE
+from service.state.windows import WINDOW_MS, WindowState
 
 T = TypeVar("T")
-
-# KEYS: the buckets. ARGV: amount, then (limit or -1, ttl seconds) per bucket.
-_RESERVE = """
-local amount = tonumber(ARGV[1])
-local values = {}
-for i = 1, #KEYS do
-  local value = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local limit = tonumber(ARGV[2 * i])
-  if limit >= 0 and value + amount > limit then
-    return {0, i, value}
-  end
-  values[i] = value
-end
-local result = {1, 0}
-for i = 1, #KEYS do
-  result[i + 2] = redis.call('INCRBY', KEYS[i], amount)
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 * i + 1]))
-end
-return result
-"""
 
 _DELETE_IF_EQUALS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -97,15 +78,15 @@ class RedisStore:
         self._redis = client
         self._prefix = key_prefix
         self.health = health or BackendHealth("redis")
-        self._reserve = client.register_script(_RESERVE)
+        self._admit = client.register_script(ADMIT)
+        self._settle = client.register_script(SETTLE)
         self._delete_if_equals = client.register_script(_DELETE_IF_EQUALS)
-        self._limits: Storage | None = None
 
     def _k(self, key: str) -> str:
         return f"{self._prefix}{key}"
 
     async def guard(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run a backend operation under the health tracker (also used for the `limits` storage)."""
+        """Run a backend operation under the health tracker."""
         if not self.health.allow():
             raise StateUnavailable(self.health.last_error or "redis unavailable")
         try:
@@ -138,16 +119,62 @@ class RedisStore:
     async def incr(self, key: str) -> int:
         return int(await self.guard(lambda: self._redis.incr(self._k(key))))
 
-    async def reserve(self, buckets: Sequence[Bucket], amount: int) -> ReserveResult:
-        args: list[int] = [amount]
-        for bucket in buckets:
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values = await self.guard(lambda: self._redis.mget([self._k(k) for k in keys]))
+        return [cast(bytes | None, v) for v in values]
+
+    async def admit(self, plan: AdmitPlan) -> AdmitResult:
+        claim = plan.cache
+        unused = self._prefix  # a key slot the script does not read in this plan
+        keys = [
+            self._k(claim.namespace_key) if claim else unused,
+            self._k(plan.pause_key) if plan.pause_key else unused,
+        ]
+        keys += [self._k(w.key) for w in plan.windows] + [self._k(b.key) for b in plan.buckets]
+        args: list[str | int | bytes] = [WINDOW_MS]
+        if claim is None:
+            args += [0, "", "", "", "", 0]
+        else:
+            args += [1 if claim.lead else 2, self._k(claim.entry_head), self._k(claim.lock_head)]
+            args += [claim.digest, claim.token, claim.lock_ms]
+        args += [len(plan.client_windows), len(plan.fleet_windows), len(plan.buckets), plan.amount]
+        args.append(1 if plan.pause_key else 0)
+        for window in plan.windows:
+            args += [window.limit, window.cost]
+        for bucket in plan.buckets:
             args += [-1 if bucket.limit is None else bucket.limit, bucket.ttl_seconds]
-        keys = [self._k(b.key) for b in buckets]
-        raw: list[Any] = await self.guard(lambda: self._reserve(keys=keys, args=args))
-        if int(raw[0]) == 1:
-            return ReserveResult(True, tuple(int(v) for v in raw[2:]))
-        index = int(raw[1]) - 1
-        return ReserveResult(False, tuple(int(v) for v in await self.read_ints([b.key for b in buckets])), index)
+        raw: list[Any] = await self.guard(lambda: self._admit(keys=keys, args=args))
+        return _admit_result(plan, raw)
+
+    async def settle(self, writes: Writes) -> None:
+        keys: list[str] = []
+        args: list[str | int | bytes] = []
+        for window in writes.windows:
+            keys.append(window.key)
+            args += [window.limit, window.cost]
+        for bucket, delta in writes.counters:
+            keys.append(bucket.key)
+            args += [delta, bucket.ttl_seconds]
+        for inc in writes.increments:
+            keys.append(inc.key)
+            args += [inc.ttl_seconds, len(inc.fields)]
+            for name, amount in inc.fields.items():
+                args += [name, amount]
+        for member in writes.members:
+            keys.append(member.key)
+            args += [member.member, member.ttl_seconds]
+        for put in writes.puts:
+            keys.append(put.key)
+            args += [put.value, put.ttl_ms]
+        for release in writes.releases:
+            keys.append(release.key)
+            args.append(release.token)
+        if writes.pause is not None:
+            keys.append(writes.pause.key)
+        counts = [len(writes.windows), len(writes.counters), len(writes.increments), len(writes.members)]
+        counts += [len(writes.puts), len(writes.releases), writes.pause.ms if writes.pause else 0]
+        prefixed = [self._k(key) for key in keys]
+        await self.guard(lambda: self._settle(keys=prefixed, args=[WINDOW_MS, *counts, *args]))
 
     async def adjust(self, buckets: Sequence[Bucket], delta: int) -> None:
         async def run() -> None:
@@ -197,17 +224,24 @@ class RedisStore:
         raw = await self.guard(lambda: self._redis.smembers(self._k(key)))
         return {m.decode() if isinstance(m, bytes) else m for m in raw}
 
-    def limits_storage(self) -> Storage:
-        if self._limits is None:
-            # Same connection pool as everything else: one set of sockets, one TLS/AUTH configuration.
-            self._limits = RedisStorage(
-                "async+redis://",
-                implementation="redispy",
-                key_prefix=f"{self._prefix}limits",
-                # limits types its options as scalars, but documents and accepts a connection pool here.
-                connection_pool=self._redis.connection_pool,  # type: ignore[arg-type]
-            )
-        return self._limits
-
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+def _admit_result(plan: AdmitPlan, raw: list[Any]) -> AdmitResult:
+    """The ADMIT script's reply (service.state.scripts) as an `AdmitResult`."""
+    outcome, index, wait_ms, version, body, left_ms, n_windows = raw[:7]
+    counts = raw[7 : 7 + 2 * int(n_windows)]
+    windows = tuple(WindowState(int(counts[i]), int(counts[i + 1]), int(left_ms)) for i in range(0, len(counts), 2))
+    values = tuple(int(v) for v in raw[8 + 2 * int(n_windows) :])
+    claim, version = plan.cache, version.decode() if version is not None else None
+    return AdmitResult(
+        outcome=Outcome(int(outcome)),
+        refused=int(index) - 1 if int(index) else None,
+        wait_seconds=int(wait_ms) / 1000,
+        cache_key=claim.entry_key(version) if claim is not None and version is not None else None,
+        lock_key=claim.lock_key(version) if claim is not None and claim.lead and version is not None else None,
+        body=body,
+        windows=windows,
+        values=values,
+    )

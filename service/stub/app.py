@@ -8,11 +8,13 @@ Control endpoints (JSON in, JSON out):
   `{"hang": true}`, `{"delay_ms": 3000}`, `{"status": 400, "message": "..."}`,
   `{"stall_after_chunks": 2, "stall_ms": 5000}`, `{"drop_after_chunks": 3}`; `"path"` filters;
   `"probability": 0.3` plays a fault on that share of matching requests (seeded: a run repeats).
-  `GET` lists what is still pending.
+  Every /v1 path takes them, `/v1/responses` and `/v1/models/{model}` included; the mid-stream faults
+  count SSE events (a streamed response's `response.created` is its first). `GET` lists what is still
+  pending.
 - `POST /_stub/config`  change knobs (`state.Knobs`): ttft_ms, tokens_per_second, latency_ms, api_keys,
   rate_limit_headers (added to every /v1 response), moderation_marker, reply_tokens.
-- `GET  /_stub/stats`   requests per /v1 path (faulted ones included), tokens billed per path, the last 50
-  in detail.
+- `GET  /_stub/stats`   requests per /v1 path (faulted ones included), tokens billed per path (Responses'
+  input/output tokens as prompt/completion tokens, plus reasoning_tokens), the last 50 in detail.
 - `POST /_stub/reset`   clear stats and faults, knobs back to the command-line values.
 
 Every /v1 request is recorded, then served by the next matching fault if any, then checked against the
@@ -32,7 +34,7 @@ from aiohttp.typedefs import Handler
 from pydantic import TypeAdapter, ValidationError
 
 from service.stub import api
-from service.stub.api import BODY, FAULT, STATE
+from service.stub.common import BODY, FAULT, STATE
 from service.stub.errors import bad_request, error_response
 from service.stub.state import Fault, Knobs, KnobsUpdate, StubState
 

@@ -126,7 +126,7 @@ class FaultQueue:
 
 class Stats:
     """Requests received per /v1 path (faulted ones included), the last few in detail, and the tokens
-    billed per path (what a real upstream would charge: every answered completion or embedding)."""
+    billed per path (what a real upstream would charge: every answered completion, response or embedding)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
+
+from service.catalog import spec_for
 
 I_DONT_KNOW: Final = "I don't know: the knowledge base does not cover this."
 REPLY_PREFIX: Final = "Stub reply to:"
 DEFAULT_REPLY_TOKENS: Final = 20
 _ECHO_WORDS: Final = 8
 _FILLER: Final = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit")
+
+# Tokens a reasoning model (service/catalog.py) spends thinking, by effort, before its visible reply.
+REASONING_TOKENS: Final = {"none": 0, "minimal": 8, "low": 16, "medium": 32, "high": 64, "xhigh": 128}
 
 _TOKEN_RE: Final = re.compile(r"\w+|[^\w\s]")
 _PIECE_RE: Final = re.compile(r"\s*(?:\w+|[^\w\s])")
@@ -159,3 +165,42 @@ def truncate(text: str, stop: Sequence[str], max_tokens: int | None) -> tuple[li
     if max_tokens is not None and len(pieces) > max_tokens:
         return pieces[:max_tokens], "length"
     return pieces, "stop"
+
+
+def reasoning_tokens(model: str, effort: str | None) -> int:
+    """What `model` spends on reasoning at `effort` (its default effort when None); 0 for other models."""
+    spec = spec_for(model)
+    if spec is None or not spec.reasoning:
+        return 0
+    return REASONING_TOKENS.get(effort or spec.default_effort or "medium", REASONING_TOKENS["medium"])
+
+
+@dataclass(frozen=True)
+class Reply:
+    pieces: list[str]  # the visible reply, one token each
+    finish_reason: str  # "stop", or "length" when max tokens cut it short
+    reasoning_tokens: int
+
+    @property
+    def output_tokens(self) -> int:
+        """What one choice bills as output: the visible tokens and the reasoning ones."""
+        return len(self.pieces) + self.reasoning_tokens
+
+
+def reply(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    model: str,
+    effort: str | None = None,
+    stop: Sequence[str] = (),
+    max_tokens: int | None = None,
+    reply_tokens: int = DEFAULT_REPLY_TOKENS,
+) -> Reply:
+    """The reply to a conversation. Reasoning comes first and counts against `max_tokens`, as OpenAI counts it."""
+    thinking = reasoning_tokens(model, effort)
+    visible = None
+    if max_tokens is not None:
+        thinking = min(thinking, max_tokens)
+        visible = max_tokens - thinking
+    pieces, finish_reason = truncate(chat_reply(messages, reply_tokens), stop, visible)
+    return Reply(pieces, finish_reason, thinking)

@@ -1,34 +1,50 @@
-"""The one `AsyncOpenAI` client per worker process, and the mapping of its failures to our errors.
+"""The two ways a worker reaches OpenAI, both built here once per process from the settings.
 
-Retries are the SDK's own: up to `upstream_max_retries` on connection errors, 408/409/429 and 5xx,
-with capped, jittered exponential backoff that honours `retry-after-ms` / `retry-after`. We add one
-thing the SDK cannot know about: after a 401 we re-read the key (it may have been rotated in
-Secrets Manager) and try once more.
+- The relay's transport (service.upstream.transport): for endpoints whose answers are passed through.
+- One `AsyncOpenAI` client, for code that consumes answers (moderation, answers' embeddings, evals).
+  Retries are the SDK's own: up to `upstream_max_retries` on connection errors, 408/409/429 and 5xx,
+  with capped, jittered exponential backoff that honours `retry-after-ms` / `retry-after`. We add one
+  thing the SDK cannot know about: after a 401 we re-read the key (it may have been rotated in
+  Secrets Manager) and try once more.
+
+Both map failures through service.upstream.errors, so a client sees the same error either way.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx2
 import openai
 import structlog
-from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
+from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from service import metrics
-from service.contract import Metrics, StreamingBudget
-from service.errors import APIError, InvalidRequest, RateLimited, UpstreamError, UpstreamTimeout
-from service.ratelimit.headers import retry_after
+from service.contract import Metrics
+from service.errors import APIError, UpstreamError
 from service.request_context import add_to_current, annotate_current
 from service.settings import Settings
+from service.upstream.errors import error_for_status, timed_out, unreachable
 from service.upstream.keys import OpenAIKeySource
+from service.upstream.transport import OPENAI_API_BASE, OpenAITransport, RetryPolicy, TransportConfig
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-CHAT_COMPLETIONS = "/chat/completions"
+
+
+def build_transport(settings: Settings, keys: OpenAIKeySource) -> OpenAITransport:
+    return OpenAITransport(
+        TransportConfig(
+            base_url=settings.openai_base_url or OPENAI_API_BASE,
+            organization=settings.openai_org_id,
+            project=settings.openai_project_id,
+            connect_timeout_seconds=settings.upstream_connect_timeout_seconds,
+            retry=RetryPolicy(max_retries=settings.upstream_max_retries),
+            environment=settings.environment,
+        ),
+        keys,
+    )
 
 
 def build_client(settings: Settings, keys: OpenAIKeySource) -> AsyncOpenAI:
@@ -45,62 +61,16 @@ def build_client(settings: Settings, keys: OpenAIKeySource) -> AsyncOpenAI:
     )
 
 
-class UpstreamRateLimited(RateLimited):
-    """OpenAI's own 429, after the SDK's retries; `retry_after_seconds` is as precise as OpenAI said it."""
-
-    def __init__(self, message: str, *, code: str, retry_after_seconds: float) -> None:
-        super().__init__(message, code=code, headers=retry_after(retry_after_seconds))
-        self.retry_after_seconds = retry_after_seconds
-
-
-def _retry_after_seconds(headers: httpx2.Headers) -> float:
-    """`retry-after-ms` first (sub-second, as the SDK reads it), then `retry-after` in seconds; else 1 s."""
-    for name, per_second in (("retry-after-ms", 1000), ("retry-after", 1)):
-        try:
-            seconds = float(headers.get(name, "")) / per_second
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    return 1.0
-
-
-def _upstream_error_field(exc: openai.APIStatusError, field: str) -> str | None:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get(field), str):
-            return str(inner[field])
-    return None
-
-
 def map_upstream_error(exc: openai.OpenAIError, timeout_seconds: float) -> APIError:
-    """Translate an SDK exception (after the SDK's retries) into the error our client receives."""
+    """An SDK exception (after the SDK's retries) as the error our client receives (service.upstream.errors)."""
     # Not connecting at all (refused, or no answer to the handshake) is a connection failure: 502.
     # The aiohttp transport reports a refused connection as ConnectTimeout, so this is by cause.
     if isinstance(exc, openai.APITimeoutError) and not isinstance(exc.__cause__, httpx2.ConnectTimeout):
-        return UpstreamTimeout(f"OpenAI did not answer within {timeout_seconds:g}s; try again")
+        return timed_out(timeout_seconds)
     if isinstance(exc, openai.APIConnectionError):
-        return UpstreamError("Could not reach OpenAI; try again shortly", code="upstream_unreachable")
-    if isinstance(exc, openai.RateLimitError):
-        return UpstreamRateLimited(
-            "OpenAI's rate limit for this service was reached; retry after the time in Retry-After",
-            code=_upstream_error_field(exc, "code") or "rate_limit_exceeded",
-            retry_after_seconds=_retry_after_seconds(exc.response.headers),
-        )
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        # Our key is wrong, not the client's request. Never echo OpenAI's message: it quotes the key.
-        log.error("upstream_authentication_failed", upstream_status=exc.status_code)
-        return UpstreamError("Upstream authentication failed", code="upstream_auth_failed")
-    if isinstance(exc, openai.APIStatusError) and 400 <= exc.status_code < 500:
-        return InvalidRequest(
-            _upstream_error_field(exc, "message") or f"OpenAI rejected the request ({exc.status_code})",
-            param=_upstream_error_field(exc, "param"),
-            code=_upstream_error_field(exc, "code") or "upstream_rejected",
-        )
+        return unreachable()
     if isinstance(exc, openai.APIStatusError):
-        log.warning("upstream_server_error", upstream_status=exc.status_code)
-        return UpstreamError(f"OpenAI returned an error ({exc.status_code}); try again")
+        return error_for_status(exc.status_code, exc.body, exc.response.headers)
     log.warning("upstream_unexpected_error", error_type=type(exc).__name__)
     return UpstreamError("OpenAI call failed; try again")
 
@@ -138,12 +108,6 @@ class Upstream:
         self.keys = keys
         self._timeout = settings.max_stream_seconds
         self._environment = settings.environment
-        # A stream's total time is enforced by the relay (service.streaming), which ends it with a
-        # clear error event; the transport's read timeout must not fire first.
-        self._stream_timeout = httpx2.Timeout(
-            StreamingBudget(settings.max_stream_seconds).upstream_read_timeout_seconds,
-            connect=settings.upstream_connect_timeout_seconds,
-        )
 
     async def call(self, make_call: Callable[[], Awaitable[T]]) -> T:
         """Run one SDK call with the 401-refresh policy and our error mapping."""
@@ -160,53 +124,3 @@ class Upstream:
             if isinstance(exc, openai.RateLimitError):  # still 429 after the SDK's retries: alarm-worthy
                 metrics.emit(Metrics.UPSTREAM_RATE_LIMITED, self._environment)
             raise map_upstream_error(exc, self._timeout) from None
-
-    @asynccontextmanager
-    async def chat_completion(self, params: dict[str, Any]) -> AsyncIterator[RawResponse]:
-        """Send a chat completion and hand back the response unparsed: routes relay it as bytes.
-
-        This is the SDK's documented raw-request path (`client.post(..., cast_to=httpx.Response)`):
-        the SDK's auth, retries, backoff and error types, without its per-field request transforms
-        and response models, which cost a large share of a worker's CPU on a proxy's hot path.
-        `params` were validated by service.guardrails and go out as sent, so fields OpenAI adds
-        later pass through unchanged.
-        """
-        stream = bool(params.get("stream", False))
-
-        async def send() -> httpx2.Response:
-            if not stream:
-                return await self.client.post(CHAT_COMPLETIONS, cast_to=httpx2.Response, body=params)
-            # With cast_to=httpx.Response the SDK hands back the response unread, before any SSE parsing.
-            response = await self.client.post(
-                CHAT_COMPLETIONS,
-                cast_to=httpx2.Response,
-                body=params,
-                options={"timeout": self._stream_timeout},
-                stream=True,
-                stream_cls=AsyncStream[Any],
-            )
-            return cast(httpx2.Response, response)  # the overloads say AsyncStream; cast_to wins
-
-        response = await self.call(send)
-        _note_attempts(None, response)
-        try:
-            yield RawResponse(response)
-        finally:
-            await response.aclose()
-
-
-class RawResponse:
-    """An upstream response as the routes use it: status, headers, and the body as bytes."""
-
-    def __init__(self, http_response: httpx2.Response) -> None:
-        self.http_response = http_response
-
-    @property
-    def headers(self) -> httpx2.Headers:
-        return self.http_response.headers
-
-    async def read(self) -> bytes:
-        return await self.http_response.aread()
-
-    def iter_bytes(self) -> AsyncIterator[bytes]:
-        return self.http_response.aiter_bytes()

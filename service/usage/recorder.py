@@ -2,17 +2,19 @@
 
 One Redis hash per client and period, incremented atomically by every worker; the set of clients
 seen in a period lets an admin list everyone. The query behind `GET /v1/usage` reads them back.
+`record` is one round trip; the chat path writes the same (`writes`) in its one step after the call.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.budget import PeriodWindow, current_windows, usd
-from service.state import HashIncrement, SharedState, StateUnavailable
+from service.state import HashIncrement, SetMember, SharedState, Writes
 
 _KEEP = timedelta(days=40)  # last month's figures stay readable for a while after it ends
 _FIELDS = (
@@ -39,6 +41,22 @@ class UsageEvent:
     cost_nanos: int
     cache_hit: bool = False
     requests: int = 1  # 0 for a share of a batched call (the question embeddings of /v1/answers)
+
+    @classmethod
+    def of(
+        cls, client_id: str, model: str, usage: Mapping[str, Any], cost_nanos: int, *, cache_hit: bool
+    ) -> UsageEvent:
+        """From a usage object in chat completions' shape."""
+        details = usage.get("prompt_tokens_details") or {}
+        return cls(
+            client_id=client_id,
+            model=model,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            cached_prompt_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0,
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            cost_nanos=cost_nanos,
+            cache_hit=cache_hit,
+        )
 
     def increments(self) -> dict[str, int]:
         tokens = self.prompt_tokens + self.completion_tokens
@@ -82,21 +100,22 @@ class UsageRecorder:
     def __init__(self, state: SharedState) -> None:
         self._state = state
 
-    async def record(self, event: UsageEvent) -> None:
-        """Never lost for a busy or briefly absent Redis: what cannot be written now is written later."""
+    @staticmethod
+    def writes(event: UsageEvent) -> Writes:
+        """The event on its client's day and month, and the client on the day's and month's lists."""
         now = datetime.now(UTC)
         windows = current_windows(now)
         ttl = {w.period: w.ttl_seconds(now, keep=_KEEP) for w in windows}
-        increments = [HashIncrement(_usage_key(event.client_id, w), event.increments(), ttl[w.period]) for w in windows]
-        try:
-            await self._state.store.hincr(increments)
-        except StateUnavailable:
-            self._state.deferred.add_hash_increments(increments)
-        for window in windows:
-            try:
-                await self._state.store.add_member(_clients_key(window), event.client_id, ttl[window.period])
-            except StateUnavailable:
-                self._state.deferred.add_member(_clients_key(window), event.client_id, ttl[window.period])
+        return Writes(
+            increments=tuple(
+                HashIncrement(_usage_key(event.client_id, w), event.increments(), ttl[w.period]) for w in windows
+            ),
+            members=tuple(SetMember(_clients_key(w), event.client_id, ttl[w.period]) for w in windows),
+        )
+
+    async def record(self, event: UsageEvent) -> None:
+        """Never lost for a busy or briefly absent Redis: what cannot be written now is written later."""
+        await self._state.settle(self.writes(event))
 
     async def report(self, client_id: str, now: datetime | None = None) -> dict[str, Any]:
         """The client's current day and month. Raises `StateUnavailable` when Redis is down."""

@@ -17,14 +17,14 @@ BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 def test_ttft_percentiles_are_at_least_the_stubs_and_below_the_whole_stream() -> None:
     # 40 tokens at 100 tokens/s: the whole stream takes 400 ms after the first token.
     with run_stub(ttft_ms=STUB_TTFT_MS, tokens_per_second=100, reply_tokens=40) as stub:
-        result = measure_ttft(f"{stub.base_url}/chat/completions", BODY, samples=5)
+        result = measure_ttft(f"{stub.base_url}/chat/completions", [BODY] * 5)
     assert result.samples == 5
     assert STUB_TTFT_MS <= result.p50_ms <= result.p90_ms <= result.p99_ms < STUB_TTFT_MS + 300
 
 
 def test_only_loopback_is_measured() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
-        measure_ttft("http://example.com/v1/chat/completions", BODY, samples=1)
+        measure_ttft("http://example.com/v1/chat/completions", [BODY])
 
 
 def test_the_report_prints_ttft_for_streamed_scenarios() -> None:

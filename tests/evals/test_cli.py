@@ -69,13 +69,13 @@ def test_models_are_compared_in_one_table(
             "--model",
             "gpt-4o-mini",
             "--model",
-            "gpt-4.1-nano",
+            "gpt-4.1-mini",
         ]
     )
     assert code == 0
     table = capsys.readouterr().out
     assert "| gpt-4o-mini |" in table
-    assert "| gpt-4.1-nano |" in table
+    assert "| gpt-4.1-mini |" in table
 
 
 def test_the_module_runs_in_process_against_the_stub(tmp_path: Path) -> None:

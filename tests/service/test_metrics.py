@@ -69,12 +69,9 @@ def test_a_metric_without_a_value_is_left_out_not_zero() -> None:
     assert record[Metrics.ERRORS_4XX] == 1
 
 
-@pytest.mark.parametrize(
-    ("status", "gone", "outcome"),
-    [(200, False, "2xx"), (429, False, "4xx"), (502, False, "5xx"), (200, True, "499"), (499, False, "499")],
-)
-def test_outcome_class(status: int, gone: bool, outcome: str) -> None:
-    assert metrics.outcome_of(status, client_gone=gone) == outcome
+@pytest.mark.parametrize(("status", "outcome"), [(200, "2xx"), (429, "4xx"), (502, "5xx"), (499, "499")])
+def test_outcome_class(status: int, outcome: str) -> None:
+    assert metrics.outcome_of(status) == outcome
 
 
 # --- what the real service writes ---------------------------------------------------------------------

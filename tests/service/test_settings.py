@@ -27,7 +27,18 @@ def test_lists_accept_json_or_commas(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"environment": "staging", "openai_api_key": "sk-x"}, "CLIENT_API_KEYS is empty in ENVIRONMENT=staging"),
         ({"environment": "prod", "client_api_keys": {hash_client_key("k"): "c"}}, "set OPENAI_API_KEY_SECRET_ARN"),
         ({"default_model": "gpt-9"}, "DEFAULT_MODEL 'gpt-9' is not in ALLOWED_MODELS"),
-        ({"default_max_tokens": 5000}, "DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT"),
+        ({"allowed_models": ["gpt-4o-mini", "gpt-9"]}, "ALLOWED_MODELS: 'gpt-9' is not among the chat models"),
+        ({"allowed_models": ["gpt-4o-mini", "text-embedding-3-small"]}, "ALLOWED_MODELS: 'text-embedding-3-small'"),
+        ({"allowed_embedding_models": ["gpt-4o"]}, "ALLOWED_EMBEDDING_MODELS: 'gpt-4o' is not among the embedding"),
+        ({"embedding_model": "text-embedding-4"}, "EMBEDDING_MODEL: 'text-embedding-4' is not among the embedding"),
+        ({"embedding_dimensions": 4096}, "EMBEDDING_DIMENSIONS must be at most 1536"),
+        (
+            {"embedding_model": "text-embedding-ada-002", "embedding_dimensions": 256},
+            "EMBEDDING_DIMENSIONS: text-embedding-ada-002 does not take `dimensions`",
+        ),
+        ({"moderation_enabled": True, "moderation_model": "gpt-4o"}, "MODERATION_MODEL 'gpt-4o' is not a moderation"),
+        ({"max_output_tokens_limit": 8}, "max_output_tokens_limit"),
+        ({"embeddings_max_inputs": 4096}, "embeddings_max_inputs"),
         ({"client_api_keys": {"plain-key": "team"}}, "store hashes, not keys"),
         ({"allowed_models": []}, "ALLOWED_MODELS is empty"),
     ],
@@ -35,6 +46,16 @@ def test_lists_accept_json_or_commas(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_invalid_settings_name_the_variable(values: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         _settings(**values)
+
+
+def test_embedding_allow_list_defaults_to_the_answers_model() -> None:
+    assert _settings(embedding_model="text-embedding-3-large").embedding_models == ["text-embedding-3-large"]
+    configured = _settings(allowed_embedding_models="text-embedding-3-small,text-embedding-ada-002")
+    assert configured.embedding_models == ["text-embedding-3-small", "text-embedding-ada-002"]
+
+
+def test_dated_snapshots_of_known_models_may_be_allowed() -> None:
+    assert _settings(allowed_models=["gpt-4o-mini", "gpt-4.1-mini-2025-04-14"]).allowed_models[1].endswith("04-14")
 
 
 def test_dev_key_only_in_local_mode_without_keys() -> None:

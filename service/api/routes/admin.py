@@ -9,14 +9,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentClient, MeteringDep, SettingsDep
-from service.api.responses import error_responses
+from service.api.schemas import CACHE_INVALIDATE_DOC
 from service.errors import InvalidRequest, PermissionDenied, ServiceUnavailable
 from service.state import StateUnavailable
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.post("/cache/invalidate", responses=error_responses(400, 401, 403, 503))
+@router.post("/cache/invalidate", **CACHE_INVALIDATE_DOC)
 async def invalidate_cache(client: CurrentClient, settings: SettingsDep, metering: MeteringDep) -> dict[str, Any]:
     if client.id not in settings.admin_client_ids:
         raise PermissionDenied("Only admin clients (ADMIN_CLIENT_IDS) can invalidate the cache")

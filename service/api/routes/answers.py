@@ -16,14 +16,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
-from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from service import moderation
@@ -31,19 +29,18 @@ from service.answers.engine import AnswerEngine
 from service.answers.prompt import NOT_FOUND, build_messages
 from service.answers.reply import AnswerReply, content_of
 from service.api.body import read_json_object
-from service.api.deps import CurrentClient, MeteringDep, SettingsDep, StreamLimitsDep, UpstreamDep
+from service.api.deps import CurrentClient, MeteringDep, RelayDep, SettingsDep, UpstreamDep
 from service.api.metering import MeteredCall
-from service.api.responses import error_responses, streamed_or_json
+from service.api.schemas import ANSWERS_DOC
 from service.cache import replay_events
 from service.errors import InvalidRequest, UpstreamError, validation_error
-from service.guardrails import ChatRequest, prepare_chat_request
+from service.guardrails import prepare_chat_request
+from service.guardrails.models import allowed_spec
 from service.middleware import annotate
-from service.streaming import DONE, StreamLimits, relay_events, sse_event
+from service.streaming import DONE, SSE_HEADERS, sse_event
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 log = structlog.get_logger(__name__)
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def get_answer_engine(request: Request) -> AnswerEngine:
@@ -86,14 +83,12 @@ def _parse(raw: dict[str, Any], settings: SettingsDep) -> AnswerBody:
         )
     if body.top_k is not None and body.top_k > settings.answers_max_top_k:
         raise InvalidRequest(f"top_k must be at most {settings.answers_max_top_k}", param="top_k")
+    # Before the question is embedded (and even when nothing is found): an unknown model is a 404, never an answer.
+    allowed_spec(body.model or settings.default_model, settings.allowed_models)
     return body
 
 
-@router.post(
-    "/answers",
-    responses=streamed_or_json("An answer, or answer.context, chat.completion.chunk and answer events when streamed")
-    | error_responses(400, 401, 408, 413, 429, 502, 503, 504),
-)
+@router.post("/answers", **ANSWERS_DOC)
 async def create_answer(
     request: Request,
     *,
@@ -102,12 +97,12 @@ async def create_answer(
     upstream: UpstreamDep,
     metering: MeteringDep,
     engine: AnswerEngineDep,
-    stream_limits: StreamLimitsDep,
+    relay: RelayDep,
 ) -> Response:
     raw = await read_json_object(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     body = _parse(raw, settings)
     if settings.moderation_enabled:
-        await moderation.check_input(upstream, body.question, settings.moderation_model)
+        await moderation.check_input(upstream, body.question, settings.moderation_model, param="question")
     started = time.monotonic()
     index, hits = await engine.search(body.question, body.top_k or settings.answers_top_k, client.id)
     search_ms = round((time.monotonic() - started) * 1000, 1)
@@ -124,6 +119,8 @@ async def create_answer(
         "max_completion_tokens": settings.answers_max_tokens,
         "stream": body.stream,
     }
+    if body.stream:  # the usage chunk goes into the closing `answer` event
+        payload["stream_options"] = {"include_usage": True}
     if body.user is not None:
         payload["user"] = body.user
     chat = prepare_chat_request(payload, settings, client.id)
@@ -137,22 +134,15 @@ async def create_answer(
             return _sse(answer.stream(events, chat.model, cached=True), metered.headers())
         return _json(answer.payload(content_of(completion), completion.get("usage"), chat.model, cached=True), metered)
     if chat.stream:
-        return await _stream(chat, limits=stream_limits, upstream=upstream, metered=metered, answer=answer)
+        events = await relay.open_stream(metered, chat)
+        return _sse(answer.stream(events, chat.model, cached=False), metered.headers())
     try:
-        async with upstream.chat_completion(chat.params) as response:
-            raw_completion = await response.read()
-            status = response.http_response.status_code
-            upstream_headers = response.headers
-    except BaseException:
-        await metered.failed()
-        raise
-    result: Any = orjson.loads(raw_completion) if status == 200 else None
-    if not isinstance(result, dict):
-        await metered.failed()
-        raise UpstreamError(f"OpenAI returned an unexpected answer ({status}); try again")
-    usage = result.get("usage")
-    await metered.succeeded(usage, raw_completion, upstream_headers)
-    return _json(answer.payload(content_of(result), usage, chat.model, cached=False), metered)
+        answered: Any = orjson.loads(await relay.complete(metered, chat))
+    except orjson.JSONDecodeError:
+        answered = None
+    if not isinstance(answered, dict):
+        raise UpstreamError("OpenAI returned an unexpected answer; try again")
+    return _json(answer.payload(content_of(answered), answered.get("usage"), chat.model, cached=False), metered)
 
 
 async def _iterate(events: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -164,12 +154,8 @@ def _json(payload: dict[str, Any], metered: MeteredCall) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json", headers=metered.headers())
 
 
-def _sse(
-    events: AsyncIterator[bytes], headers: Mapping[str, str], background: BackgroundTask | None = None
-) -> Response:
-    return StreamingResponse(
-        events, media_type="text/event-stream", headers={**SSE_HEADERS, **headers}, background=background
-    )
+def _sse(events: AsyncIterator[bytes], headers: Mapping[str, str]) -> Response:
+    return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
 
 
 def _respond_without_model(answer: AnswerReply, model: str, stream: bool) -> Response:
@@ -185,37 +171,3 @@ def _respond_without_model(answer: AnswerReply, model: str, stream: bool) -> Res
         yield DONE
 
     return _sse(events(), {})
-
-
-async def _stream(
-    chat: ChatRequest,
-    *,
-    limits: StreamLimits,
-    upstream: UpstreamDep,
-    metered: MeteredCall,
-    answer: AnswerReply,
-) -> Response:
-    # Opened here, not inside the generator, so an upstream error still gets a proper status code.
-    resources = AsyncExitStack()
-    try:
-        response = await resources.enter_async_context(upstream.chat_completion(chat.params))
-    except BaseException:
-        await metered.failed()
-        raise
-    metered.watch_stream()
-
-    async def relayed() -> AsyncIterator[bytes]:
-        try:
-            async for event in relay_events(
-                response.iter_bytes(),
-                include_usage=True,
-                on_usage=metered.on_stream_usage,
-                limits=limits,
-            ):
-                metered.on_stream_event(event)
-                yield event
-        finally:
-            metered.stream_finished(response.headers)
-            await resources.aclose()
-
-    return _sse(answer.stream(relayed(), chat.model, cached=False), metered.headers(), BackgroundTask(resources.aclose))

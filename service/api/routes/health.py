@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from service.api.schemas import HEALTH_DOC
 from service.contract import HEALTH_PATH, READY_PATH
 
 router = APIRouter(tags=["health"])
@@ -22,7 +23,7 @@ class Readiness(BaseModel):
     checks: dict[str, str]  # each check's summary; never an internal host or error (those are logged)
 
 
-@router.get(HEALTH_PATH)
+@router.get(HEALTH_PATH, **HEALTH_DOC)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

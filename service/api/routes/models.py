@@ -1,4 +1,4 @@
-"""`GET /v1/models`: the models this service allows, in OpenAI's list format."""
+"""`GET /v1/models` and `GET /v1/models/{model}`: the models this service serves, in OpenAI's format."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentClient, SettingsDep
-from service.api.responses import error_responses
+from service.api.schemas import MODEL_RETRIEVE_DOC, MODELS_LIST_DOC
+from service.guardrails import lookup_model, served_models
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
 
-@router.get("/models", responses=error_responses(401))
+@router.get("/models", **MODELS_LIST_DOC)
 async def list_models(_: CurrentClient, settings: SettingsDep) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": [
-            {"id": model, "object": "model", "created": 0, "owned_by": "openai"} for model in settings.allowed_models
-        ],
-    }
+    return {"object": "list", "data": served_models(settings)}
+
+
+@router.get("/models/{model}", **MODEL_RETRIEVE_DOC)
+async def retrieve_model(model: str, _: CurrentClient, settings: SettingsDep) -> dict[str, Any]:
+    """One model served here; 404 `model_not_found`, as OpenAI answers, for any other."""
+    return lookup_model(settings, model)

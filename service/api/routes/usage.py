@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import CurrentClient, MeteringDep, SettingsDep
-from service.api.responses import error_responses
+from service.api.schemas import USAGE_DOC
 from service.errors import PermissionDenied, ServiceUnavailable
 from service.state import StateUnavailable
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
 
-@router.get("/usage", responses=error_responses(401, 403, 503))
+@router.get("/usage", **USAGE_DOC)
 async def get_usage(
     client: CurrentClient, settings: SettingsDep, metering: MeteringDep, client_id: str | None = None
 ) -> dict[str, Any]:

@@ -99,7 +99,6 @@ def test_a_streamed_answer_sends_context_chunks_then_the_answer(service: Service
         ({"question": "x" * 1001}, "question"),
         ({"question": "hi", "top_k": 0}, "top_k"),
         ({"question": "hi", "top_k": 11}, "top_k"),
-        ({"question": "hi", "model": "gpt-unknown"}, "model"),
         ({"question": "hi", "temperature": 1}, "temperature"),
     ],
 )
@@ -107,6 +106,13 @@ def test_bad_requests_name_the_field(service: ServiceProcess, body: dict[str, An
     response = ask(service, **body)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
+
+
+def test_an_unknown_model_is_404_model_not_found(service: ServiceProcess) -> None:
+    response = ask(service, question="hi", model="gpt-unknown")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+    assert response.json()["error"]["param"] == "model"
 
 
 def test_answers_need_a_client_key(service: ServiceProcess) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import httpx2
 import openai
 import pytest
@@ -112,10 +115,10 @@ def test_safety_identifier_goes_upstream_hashed_and_nothing_is_stored(
     assert sent["store"] is False  # UPSTREAM_STORE=false, the default: OpenAI keeps no stored completion
 
 
-def test_models_lists_the_allow_list_in_openai_format(make_service) -> None:
-    with make_service(ALLOWED_MODELS="gpt-4.1-mini,gpt-4.1-nano", DEFAULT_MODEL="gpt-4.1-nano") as svc:
+def test_models_lists_the_allow_lists_in_openai_format(make_service) -> None:
+    with make_service(ALLOWED_MODELS="gpt-4.1-mini,gpt-4o", DEFAULT_MODEL="gpt-4o") as svc:
         models = [m.id for m in svc.client().models.list()]
-    assert models == ["gpt-4.1-mini", "gpt-4.1-nano"]
+    assert models == ["gpt-4.1-mini", "gpt-4o", "text-embedding-3-small"]  # chat, then embedding models
 
 
 def test_org_and_project_headers_are_forwarded(make_service, stub: StubServer) -> None:
@@ -146,3 +149,29 @@ def test_health_ready_and_docs(service: ServiceProcess) -> None:
     assert ready.status_code == 200
     assert ready.json()["checks"]["openai_key"] == "ok"
     assert httpx2.get(f"{service.url}/docs").status_code == 200
+
+
+def test_a_client_leaving_mid_stream_is_one_disconnect_line_and_a_499(make_service, stub: StubServer) -> None:
+    stub.configure(tokens_per_second=20)  # a stream that lasts a few seconds
+    with make_service(workers=1) as svc:
+        body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
+        headers = {"Authorization": f"Bearer {svc.api_key}", "X-Request-ID": "leaves-mid-stream"}
+        with httpx2.stream("POST", f"{svc.base_url}/chat/completions", json=body, headers=headers) as response:
+            assert response.status_code == 200
+            next(response.iter_bytes())  # the first event arrived; the client goes away
+        deadline = time.monotonic() + 20
+        while not any(
+            '"leaves-mid-stream"' in line and '"event":"request"' in line for line in svc.logs().splitlines()
+        ):
+            assert time.monotonic() < deadline, "the request's line was never written"
+            time.sleep(0.05)  # polling for the line, bounded by the deadline
+        svc.stop()
+        lines = [json.loads(line) for line in svc.logs().splitlines() if line.startswith("{")]
+
+    mine = [line for line in lines if line.get("request_id") == "leaves-mid-stream"]
+    assert [line for line in mine if line.get("event") == "client_disconnected"] != []
+    assert len([line for line in mine if line.get("event") == "client_disconnected"]) == 1
+    (request_line,) = [line for line in mine if line.get("event") == "request"]
+    assert request_line["status"] == 499
+    assert request_line["outcome"] == "499"
+    assert "Task exception was never retrieved" not in svc.logs()

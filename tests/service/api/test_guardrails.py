@@ -30,11 +30,11 @@ def _post(service: ServiceProcess, content: bytes | None = None, **body: Any) ->
 @pytest.mark.parametrize(
     ("body", "param", "fragment"),
     [
-        ({"model": "gpt-3.5-turbo-instruct", "messages": OK_MESSAGES}, "model", "not enabled"),
         ({"messages": OK_MESSAGES, "n": 5}, "n", "at most 4"),
         ({"messages": OK_MESSAGES, "best_of": 2}, "best_of", "not supported"),
-        ({"messages": OK_MESSAGES, "max_tokens": 5000}, "max_tokens", "at most 4096"),
-        ({"messages": OK_MESSAGES, "max_completion_tokens": 10**6}, "max_completion_tokens", "at most 4096"),
+        ({"messages": OK_MESSAGES, "max_tokens": 20_000}, "max_tokens", "at most 16384 for gpt-4o-mini"),
+        ({"messages": OK_MESSAGES, "max_completion_tokens": 10**6}, "max_completion_tokens", "at most 16384"),
+        ({"messages": OK_MESSAGES, "reasoning_effort": "low"}, "reasoning_effort", "only accepted by reasoning"),
         ({"messages": OK_MESSAGES, "max_tokens": 0}, "max_tokens", "greater than or equal to 1"),
         ({"messages": [{"role": "user", "content": "x"}] * 101}, "messages", "at most 100"),
         ({"messages": [{"role": "user", "content": "x" * 100_001}]}, "messages", "at most 100000"),
@@ -45,7 +45,7 @@ def _post(service: ServiceProcess, content: bytes | None = None, **body: Any) ->
         ({"messages": OK_MESSAGES, "temperature": 3}, "temperature", "less than or equal to 2"),
         ({"messages": OK_MESSAGES, "stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4"),
         ({"model": "gpt-4o-mini"}, "messages", "Field required"),
-        ({"messages": OK_MESSAGES, "max_completion_tokens": 10, "max_tokens": 100_000}, "max_tokens", "at most 4096"),
+        ({"messages": OK_MESSAGES, "max_completion_tokens": 10, "max_tokens": 100_000}, "max_tokens", "at most 16384"),
         ({"messages": OK_MESSAGES, "max_tokens": "100"}, "max_tokens", "valid integer"),
         ({"messages": OK_MESSAGES, "max_tokens": 100.0}, "max_tokens", "valid integer"),
         ({"messages": OK_MESSAGES, "max_tokens": True}, "max_tokens", "valid integer"),
@@ -62,6 +62,21 @@ def test_invalid_requests_are_refused_naming_the_field(
     assert error["param"] == param
     assert fragment in error["message"]
     assert error["type"] == "invalid_request_error"
+    assert stub.requests_to("/v1/chat/completions") == 0
+
+
+@pytest.mark.parametrize("model", ["gpt-3.5-turbo-instruct", "text-embedding-3-small", "gpt-9"])
+def test_unknown_or_disallowed_models_get_404_model_not_found(
+    service: ServiceProcess, stub: StubServer, model: str
+) -> None:
+    response = _post(service, model=model, messages=OK_MESSAGES)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == {
+        "message": f"The model `{model}` does not exist or you do not have access to it.",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
     assert stub.requests_to("/v1/chat/completions") == 0
 
 

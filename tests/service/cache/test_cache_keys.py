@@ -74,3 +74,29 @@ def test_cache_mode_follows_temperature_opt_in_and_cache_control(
     headers: dict[str, str], body: dict[str, Any], mode: CacheMode
 ) -> None:
     assert cache_mode(headers, body) is mode
+
+
+@pytest.mark.parametrize("huge", [1.8446744073709552e19, -9.3e18, 1e300])
+def test_a_whole_float_too_large_for_an_integer_still_has_a_key(huge: float) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "seed": huge}
+    assert request_digest(body, "shared") != request_digest({**body, "seed": 1}, "shared")
+
+
+def test_the_same_parameters_on_two_endpoints_have_two_keys() -> None:
+    body = {"model": "text-embedding-3-small", "input": "hello"}
+    assert request_digest(body, "c", "/embeddings") != request_digest(body, "c", "/responses")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "mode"),
+    [
+        ("/embeddings", {"input": "hi"}, CacheMode.USE),  # deterministic without a temperature
+        ("/responses", {"input": "hi", "temperature": 0}, CacheMode.USE),
+        ("/responses", {"input": "hi", "temperature": 0, "stream": True}, CacheMode.BYPASS),  # not replayed
+        ("/responses", {"input": "hi", "temperature": 0, "previous_response_id": "resp_1"}, CacheMode.BYPASS),
+        ("/responses", {"input": "hi", "temperature": 0, "conversation": "conv_1"}, CacheMode.BYPASS),
+        ("/chat/completions", {"temperature": 0.7}, CacheMode.BYPASS),
+    ],
+)
+def test_cache_mode_per_endpoint(endpoint: str, body: dict[str, Any], mode: CacheMode) -> None:
+    assert cache_mode({}, body, endpoint) is mode

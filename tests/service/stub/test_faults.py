@@ -14,6 +14,7 @@ from .conftest import API_KEY
 
 MESSAGES = [{"role": "user", "content": "ping"}]
 CHAT = "/v1/chat/completions"
+RESPONSES = "/v1/responses"
 
 
 def _retrying_client(stub: StubServer, **options: object) -> openai.OpenAI:
@@ -178,3 +179,61 @@ def test_invalid_faults_are_refused(stub: StubServer, bad: list[dict[str, object
         stub.faults(bad)
     assert raised.value.code == 400
     assert stub.faults([]) == []
+
+
+# --- The Responses and model paths take the same faults ----------------------------------------------
+
+
+def test_responses_429s_then_success_with_retries(stub: StubServer) -> None:
+    stub.faults([{"status": 429, "retry_after_ms": 10, "count": 2, "path": RESPONSES}])
+    client = _retrying_client(stub, max_retries=2)
+    assert client.chat.completions.create(model="m", messages=MESSAGES).choices  # type: ignore[arg-type]
+    assert client.responses.create(model="m", input="ping").output_text
+    assert stub.requests_to(RESPONSES) == 3
+    assert stub.tokens_billed(RESPONSES)["completion_tokens"] == 20  # only the answered request is billed
+
+
+def test_responses_status_fault_is_an_openai_error(client: openai.OpenAI, stub: StubServer) -> None:
+    stub.faults([{"status": 400, "message": "bad reasoning", "param": "reasoning.effort", "path": RESPONSES}])
+    with pytest.raises(openai.BadRequestError, match="bad reasoning") as raised:
+        client.responses.create(model="m", input="ping")
+    assert raised.value.param == "reasoning.effort"
+
+
+def test_responses_hang_and_delay(stub: StubServer) -> None:
+    stub.faults([{"hang": True, "path": RESPONSES}, {"delay_ms": 300, "path": RESPONSES}])
+    impatient = _retrying_client(stub, max_retries=0, timeout=0.5)
+    with pytest.raises(openai.APITimeoutError):
+        impatient.responses.create(model="m", input="ping")
+    started = time.monotonic()
+    assert _retrying_client(stub, max_retries=0).responses.create(model="m", input="ping").output_text
+    assert time.monotonic() - started >= 0.3
+
+
+def test_responses_stream_stalls_after_events(client: openai.OpenAI, stub: StubServer) -> None:
+    list(client.responses.create(model="m", input="ping", stream=True))  # the SDK's first parse of these is slow
+    stub.faults([{"stall_after_chunks": 4, "stall_ms": 400, "path": RESPONSES}])
+    client.responses.create(model="m", input="ping")  # a plain request does not consume a mid-stream fault
+    started = time.monotonic()
+    arrivals = [time.monotonic() - started for _ in client.responses.create(model="m", input="ping", stream=True)]
+    assert arrivals[3] < 0.3
+    assert arrivals[4] - arrivals[3] >= 0.35
+    assert len(arrivals) == 4 + 20 + 4  # created, in_progress, item and part added; deltas; dones, completed
+
+
+def test_responses_stream_dropped_mid_way_is_an_error(client: openai.OpenAI, stub: StubServer) -> None:
+    stub.faults([{"drop_after_chunks": 5, "path": RESPONSES}])
+    received = []
+    with pytest.raises(openai.APIConnectionError):  # noqa: PT012
+        for event in client.responses.create(model="m", input="ping", stream=True):
+            received.append(event.type)
+    assert received[:2] == ["response.created", "response.in_progress"]
+    assert len(received) == 5
+
+
+def test_model_lookup_takes_faults_on_its_own_path(client: openai.OpenAI, stub: StubServer) -> None:
+    stub.faults([{"status": 503, "path": "/v1/models/gpt-4o"}])
+    assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+    with pytest.raises(openai.InternalServerError):
+        client.models.retrieve("gpt-4o")
+    assert stub.stats()["requests"] == {"/v1/models/gpt-4o-mini": 1, "/v1/models/gpt-4o": 1}

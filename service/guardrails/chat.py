@@ -1,19 +1,22 @@
-"""The guide's input limits, applied to a chat completion request before anything is spent on it.
-
-`prepare_chat_request` validates the client's JSON, refuses what the settings do not allow (each
-refusal names the field and the limit), and returns the parameters to send upstream: the client's
-own fields, untouched, plus the defaults and the hashed end-user identity we add.
-"""
+"""`POST /v1/chat/completions`: the checks, the per-model output cap and what goes upstream."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from service.errors import InvalidRequest, validation_error
+from service.errors import InvalidRequest
+from service.guardrails.common import (
+    Endpoint,
+    apply_store_policy,
+    check_input_chars,
+    parse_body,
+    pseudonymise,
+)
+from service.guardrails.models import allowed_spec, check_output_tokens, check_reasoning_effort, default_output
+from service.ratelimit import count_prompt_tokens
 from service.settings import Settings
 
 MAX_STOP_SEQUENCES = 4  # OpenAI's own limit
@@ -45,6 +48,7 @@ class ChatCompletionBody(BaseModel):
     n: StrictInt | None = Field(None, ge=1)
     max_tokens: StrictInt | None = Field(None, ge=1)
     max_completion_tokens: StrictInt | None = Field(None, ge=1)
+    reasoning_effort: str | None = None
     stop: str | list[str] | None = None
     temperature: float | None = Field(None, ge=0, le=2, strict=True)
     top_p: float | None = Field(None, ge=0, le=1, strict=True)
@@ -61,13 +65,17 @@ class ChatCompletionBody(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
+    endpoint: ClassVar[Endpoint] = Endpoint.CHAT
     params: dict[str, Any]  # what goes upstream
     model: str
     stream: bool
     include_usage: bool  # the client asked for the usage chunk
     max_output_tokens: int  # the most completion tokens this request can produce (per choice)
     n: int
-    input_text: str  # the text parts of all messages, for moderation and token estimates
+    input_text: str  # the text parts of all messages, for moderation
+
+    def estimate_input_tokens(self) -> int:
+        return count_prompt_tokens(self.params)
 
 
 def _text_of(message: ChatMessage) -> str:
@@ -78,26 +86,12 @@ def _text_of(message: ChatMessage) -> str:
     return ""
 
 
-def end_user_id(client_id: str, user: str | None) -> str:
-    """A stable pseudonym OpenAI can use to report abuse by one end user, without learning who it is."""
-    return hashlib.sha256(f"{client_id}\x00{user or ''}".encode()).hexdigest()[:32]
-
-
 def prepare_chat_request(body: dict[str, Any], settings: Settings, client_id: str) -> ChatRequest:
-    try:
-        parsed = ChatCompletionBody.model_validate(body)
-    except ValidationError as exc:
-        raise validation_error(exc.errors()) from None
-
+    parsed = parse_body(ChatCompletionBody, body)
     if "best_of" in body:
         raise InvalidRequest("best_of is not supported by chat completions; use n", param="best_of")
     model = parsed.model or settings.default_model
-    if model not in settings.allowed_models:
-        raise InvalidRequest(
-            f"Model {model!r} is not enabled on this service; use one of {settings.allowed_models}",
-            param="model",
-            code="model_not_found",
-        )
+    spec = allowed_spec(model, settings.allowed_models)
     n = parsed.n or 1
     if n > settings.max_n:
         raise InvalidRequest(f"n must be at most {settings.max_n}", param="n", code="invalid_value")
@@ -110,12 +104,15 @@ def prepare_chat_request(body: dict[str, Any], settings: Settings, client_id: st
     if isinstance(parsed.stop, list) and len(parsed.stop) > MAX_STOP_SEQUENCES:
         raise InvalidRequest(f"stop takes at most {MAX_STOP_SEQUENCES} sequences", param="stop")
     texts = [_text_of(message) for message in parsed.messages]
-    total_chars = sum(map(len, texts))
-    if total_chars > settings.max_input_chars:
+    check_input_chars(texts, settings, "messages", "The messages hold")
+    if parsed.reasoning_effort is not None:
+        check_reasoning_effort("reasoning_effort", parsed.reasoning_effort, model, spec)
+    if spec.reasoning and parsed.max_tokens is not None:
+        # OpenAI's own answer: reasoning models count reasoning tokens, which only the newer field covers.
         raise InvalidRequest(
-            f"The messages hold {total_chars} characters; this service accepts at most {settings.max_input_chars}",
-            param="messages",
-            code="context_length_exceeded",
+            f"Unsupported parameter: 'max_tokens' is not supported with {model}. Use 'max_completion_tokens' instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
         )
 
     params = dict(body)
@@ -123,19 +120,12 @@ def prepare_chat_request(body: dict[str, Any], settings: Settings, client_id: st
     # Both spellings are checked: OpenAI honours either, so the larger one is what the request may cost.
     caps = {name: value for name in ("max_completion_tokens", "max_tokens") if (value := getattr(parsed, name))}
     for name, value in caps.items():
-        if value > settings.max_tokens_limit:
-            raise InvalidRequest(
-                f"{name} must be at most {settings.max_tokens_limit}", param=name, code="invalid_value"
-            )
-    max_output = max(caps.values(), default=settings.default_max_tokens)
+        check_output_tokens(name, value, model, settings, spec)
+    max_output = max(caps.values(), default=default_output(settings, spec))
     if not caps:
         params["max_completion_tokens"] = max_output
-    # The client's end users reach OpenAI only as pseudonyms (abuse reports still trace back to one of them).
-    params["user"] = end_user_id(client_id, parsed.user)
-    if parsed.safety_identifier is not None:
-        params["safety_identifier"] = end_user_id(client_id, parsed.safety_identifier)
-    if not settings.upstream_store:
-        params["store"] = False  # data retention: OpenAI keeps no stored completion, whatever the client asked
+    pseudonymise(params, client_id, parsed.user, parsed.safety_identifier)
+    apply_store_policy(params, settings)
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
     if parsed.stream:
         # Always ask for usage upstream: accounting must not depend on what the client asked for.

@@ -1,0 +1,118 @@
+"""The one metered relay: every endpoint that passes OpenAI's answer through uses it.
+
+A route prepares its request (service.guardrails), opens the books (`Metering.begin`: cache, limits,
+budget, fleet guard), then hands both to `Relay.forward`, which sends the request over the relay's
+transport with one deadline, passes the answer through as bytes (streamed with heartbeats and the
+time budget, or whole), and closes the books with the real usage. What differs between endpoints is
+only where their usage sits (service.usage.usage_of), so the next endpoint is a route file and one reader there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from service import moderation
+from service.api.body import read_json_object
+from service.api.metering import MeteredCall, Metering
+from service.auth import Client
+from service.guardrails import PREPARE, Endpoint, PreparedRequest
+from service.middleware import annotate
+from service.settings import Settings
+from service.streaming import SSE_HEADERS, StreamLimits, UsageEvents, relay_events
+from service.upstream.client import Upstream
+from service.upstream.transport import Deadline, OpenAITransport
+from service.usage import usage_of
+
+log = structlog.get_logger(__name__)
+
+
+async def relay_request(
+    request: Request,
+    endpoint: Endpoint,
+    *,
+    client: Client,
+    settings: Settings,
+    upstream: Upstream,
+    metering: Metering,
+    relay: Relay,
+) -> Response:
+    """A relayed endpoint's whole route: prepare, moderate, open the books, forward."""
+    sent = await read_json_object(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    prepared = PREPARE[endpoint](sent, settings, client.id)
+    annotate(request, model=prepared.model, stream=prepared.stream)
+    if settings.moderation_enabled and endpoint is not Endpoint.EMBEDDINGS:  # embeddings generate nothing to misuse
+        param = "messages" if endpoint is Endpoint.CHAT else "input"
+        await moderation.check_input(upstream, prepared.input_text, settings.moderation_model, param=param)
+    # Cache lookup, rate limits, budget reservation and the fleet's upstream guard (service.api.metering).
+    metered = await metering.begin(prepared, client.id, request.headers)
+    annotate(request, cache=metered.lookup.status.value)
+    return await relay.forward(metered, prepared)
+
+
+class Relay:
+    """One per worker process, built in the lifespan."""
+
+    def __init__(self, transport: OpenAITransport, limits: StreamLimits) -> None:
+        self.transport = transport
+        self.limits = limits
+
+    async def forward(self, call: MeteredCall, request: PreparedRequest) -> Response:
+        """The route's whole answer: the cached one, OpenAI's JSON, or OpenAI's stream."""
+        if call.hit:
+            return call.hit_response(SSE_HEADERS)
+        if request.stream:
+            events = await self.open_stream(call, request)
+            return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, **call.headers()})
+        body = await self.complete(call, request)
+        return Response(body, media_type="application/json", headers=call.headers())
+
+    async def complete(self, call: MeteredCall, request: PreparedRequest) -> bytes:
+        """Send, read the whole answer within the deadline, settle the books; the answer's bytes."""
+        try:
+            deadline = Deadline.after(self.limits.max_seconds)
+            upstream = await self.transport.send(request.endpoint, request.params, deadline)
+            body = await upstream.read()
+        except BaseException as exc:
+            await call.failed(exc)
+            raise
+        try:
+            usage = usage_of(request.endpoint, orjson.loads(body))
+        except orjson.JSONDecodeError:
+            log.warning("upstream_body_not_json", size=len(body))
+            usage = None
+        await call.succeeded(usage, body, upstream.headers)  # no usage: the reservation stays (the safe side)
+        return body
+
+    async def open_stream(self, call: MeteredCall, request: PreparedRequest) -> AsyncIterator[bytes]:
+        """Send and wait for OpenAI's headers (so an error still gets its status), then the events to relay."""
+        deadline = Deadline.after(self.limits.max_seconds)
+        try:
+            upstream = await self.transport.send(request.endpoint, request.params, deadline)
+        except BaseException as exc:
+            await call.failed(exc)
+            raise
+        call.watch_stream()
+        usage = UsageEvents(partial(usage_of, request.endpoint), forward=request.include_usage)
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                async for event in relay_events(
+                    upstream.read_chunk,
+                    deadline=deadline.at,
+                    limits=self.limits,
+                    usage=usage,
+                    on_usage=call.on_stream_usage,
+                ):
+                    call.on_stream_event(event)
+                    yield event
+            finally:
+                call.stream_finished(upstream.headers)
+                upstream.release()
+
+        return events()

@@ -1,0 +1,86 @@
+"""`POST /v1/embeddings` with the official Python SDK against gunicorn + the stub: allow-listed, limited,
+metered and budgeted like every relayed endpoint, and answered from the cache when repeated."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from service.settings import hash_client_key
+from service.stub.testing import StubServer
+from tests.conftest import service_env
+from tests.support.redis import RedisServer
+from tests.support.service import ServiceProcess, run_service
+
+PATH = "/v1/embeddings"
+MODEL = "text-embedding-3-small"
+KEY = f"key-embeddings-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def keyed_service(
+    redis_server: RedisServer, stub_server: StubServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    env = service_env(
+        stub_server,
+        REDIS_URL=redis_server.url,
+        CLIENT_API_KEYS=json.dumps({hash_client_key(KEY): "embeddings-client"}),
+        EMBEDDINGS_MAX_INPUTS="3",
+    )
+    with run_service(tmp_path_factory.mktemp("embeddings"), env) as process:
+        yield process
+
+
+def _usage(svc: ServiceProcess) -> dict[str, Any]:
+    day: dict[str, Any] = httpx2.get(svc.url + "/v1/usage", headers={"Authorization": f"Bearer {KEY}"}).json()["day"]
+    return day
+
+
+def test_embeddings_are_relayed_and_their_tokens_counted(keyed_service: ServiceProcess, stub: StubServer) -> None:
+    before = _usage(keyed_service)
+    inputs = [f"first {uuid.uuid4().hex}", f"second {uuid.uuid4().hex}"]
+    result = keyed_service.client(api_key=KEY).embeddings.create(model=MODEL, input=inputs)
+    assert [item.index for item in result.data] == [0, 1]
+    assert len(result.data[0].embedding) > 0
+    after = _usage(keyed_service)
+    assert after["requests"] - before["requests"] == 1
+    assert after["prompt_tokens"] - before["prompt_tokens"] == result.usage.prompt_tokens
+    assert after["completion_tokens"] == before["completion_tokens"]
+    assert after["spend_usd"] > before["spend_usd"]
+    assert stub.last_request(PATH)["body"]["input"] == inputs
+
+
+def test_the_same_inputs_again_come_from_the_cache(keyed_service: ServiceProcess, stub: StubServer) -> None:
+    client = keyed_service.client(api_key=KEY)
+    text = f"cache me {uuid.uuid4().hex}"
+    first = client.embeddings.with_raw_response.create(model=MODEL, input=text)
+    second = client.embeddings.with_raw_response.create(model=MODEL, input=text)
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT")
+    assert second.parse().data[0].embedding == first.parse().data[0].embedding
+    assert stub.requests_to(PATH) == 1
+
+
+@pytest.mark.parametrize("model", ["text-embedding-unknown", "gpt-4o-mini"])  # unknown, and not an embedding model
+def test_a_model_not_served_for_embeddings_is_not_found(
+    keyed_service: ServiceProcess, stub: StubServer, model: str
+) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
+        keyed_service.client(api_key=KEY).embeddings.create(model=model, input="hi")
+    assert missing.value.code == "model_not_found"
+    assert stub.requests_to(PATH) == 0
+
+
+def test_too_many_inputs_are_refused_naming_the_field_and_the_limit(
+    keyed_service: ServiceProcess, stub: StubServer
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        keyed_service.client(api_key=KEY).embeddings.create(model=MODEL, input=["a", "b", "c", "d"])
+    assert refused.value.param == "input"
+    assert "3" in refused.value.message
+    assert stub.requests_to(PATH) == 0
