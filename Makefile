@@ -68,7 +68,7 @@ fmt: .venv/.synced ## apply ruff's fixes and formatting
 	$(RUN) ruff format .
 
 bench: .venv/.synced ## benchmark the service against the stub (prints a table; see README)
-	@bash scripts/ensure-system-tools.sh wrk
+	@bash scripts/ensure-system-tools.sh wrk redis-server
 	$(RUN) python -m bench
 
 rename: .venv/.synced ## give the project a fork's own name, before its first deploy: NAME=acme-api

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 import pulumi
 from pydantic import ValidationError
 
+from infra import capacity
 from infra.project import PROJECT
 from infra.regions import US_REGIONS
 from service.contract import CONTAINER_PORT, Env, StreamingBudget
@@ -96,6 +97,15 @@ def integer(low: int, high: int) -> Reader:
         return number
 
     return read
+
+
+def optional(read: Reader) -> Reader:
+    """None when the key is unset (the program derives the value), else what `read` makes of it."""
+
+    def read_optional(key: str, raw: str | None) -> Any:
+        return None if raw is None else read(key, raw)
+
+    return read_optional
 
 
 def boolean(key: str, raw: str | None) -> bool:
@@ -207,8 +217,9 @@ KEYS: Final[tuple[Key, ...]] = (
     Key("maxTasks", "2", "Autoscaling maximum task count.", "max_tasks", integer(1, 100)),
     Key("cpuTargetPercent", "60", "Target-tracking goal for average service CPU (%).", "cpu_target_percent",
         integer(10, 90)),
-    Key("requestsPerTarget", "300", "Target-tracking goal for ALB requests per task per minute.",
-        "requests_per_target", integer(1, 100000)),
+    Key("requestsPerTarget", None, "Target-tracking goal for ALB requests per task per minute. Unset: what a task "
+        "of this `cpu` serves at `cpuTargetPercent`, at the measured requests per second per vCPU (infra/capacity.py).",
+        "requests_per_target", optional(integer(1, 1_000_000))),
     Key("spotPercent", "100", "Share of tasks above `onDemandBase` placed on Fargate Spot (0-100).", "spot_percent",
         integer(0, 100)),
     Key("onDemandBase", "0", "Tasks always run on on-demand Fargate before Spot is used.", "on_demand_base",
@@ -375,6 +386,8 @@ def parse(get: Getter, stack: str) -> StackConfig:
         raw = get(key.name)
         raw = raw.strip() if raw is not None and raw.strip() else key.default
         values[key.field] = key.read(key.name, raw)
+    if values["requests_per_target"] is None:
+        values["requests_per_target"] = capacity.requests_per_target(values["cpu"], values["cpu_target_percent"])
     if values["cache_engine_version"] is None:
         values["cache_engine_version"] = "8.0" if values["cache_engine"] == "valkey" else "7.1"
     config = StackConfig(**values)

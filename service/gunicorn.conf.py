@@ -27,7 +27,11 @@ workers = int(os.environ.get(Env.WEB_CONCURRENCY, "2"))
 # fifth of its throughput with them. The cost: a worker that exits resets connections still in its queue
 # (in ECS the load balancer has drained the task first).
 reuse_port = True
-worker_class = "service.server.worker.Worker"  # uvicorn's, with request timeouts and the shutdown notice
+worker_class = "service.server.worker.Worker"
+# The app (every module it imports, ~60 MiB) is loaded once in the master and shared copy-on-write by the
+# workers: a container's memory limit charges shared pages once. Settings are checked once, before any
+# worker starts. Clients, pools and event loops are built per worker, in the app's lifespan.
+preload_app = True  # uvicorn's, with request timeouts and the shutdown notice
 # On SIGTERM, in-flight streams get this long to finish before workers are killed.
 graceful_timeout = int(os.environ.get(Env.GRACEFUL_TIMEOUT, _budget.graceful_timeout_seconds))
 # A worker that stops heart-beating to the master (a blocked event loop) is restarted after this.
@@ -63,7 +67,7 @@ def on_starting(server: Any) -> None:
     _refuse_a_taken_port()
     # The tokenizer's tables (~70 MiB) are loaded once here, in the master, so every worker shares
     # them copy-on-write instead of building its own copy; gc.freeze() keeps the collector from
-    # touching (and so un-sharing) what was loaded before the fork.
+    # touching (and so un-sharing) what was loaded before the fork (the preloaded app included).
     from service.ratelimit.tokens import o200k_base  # noqa: PLC0415 - only the master pays for it
 
     o200k_base()

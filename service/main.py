@@ -54,10 +54,10 @@ async def _serving(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     client = build_client(settings, keys)
     app.state.upstream = Upstream(client, keys, settings)
     transport = build_transport(settings, keys)
-    limits = StreamLimits(settings.sse_heartbeat_seconds, settings.max_stream_seconds, NOTICE.cut)
-    app.state.relay = Relay(transport, limits)
     metering = Metering.build(settings)
     app.state.metering = metering
+    limits = StreamLimits(settings.sse_heartbeat_seconds, settings.max_stream_seconds, NOTICE.cut)
+    app.state.relay = Relay(settings, app.state.upstream, metering, transport, limits)
     app.state.readiness_checks["state"] = metering.readiness
 
     async def key_loaded() -> tuple[bool, str]:

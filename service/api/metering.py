@@ -182,8 +182,6 @@ class MeteredCall:
         if usage is None:  # no usage to settle with: keep the reservation (the safe direction)
             await ledger.close(self._entry)
             return
-        if body is not None:  # a stream's usage was put on its line as it arrived (on_stream_usage)
-            annotate_current(**usage_fields(self.price, usage))
         headers = {k.lower(): v for k, v in upstream_headers.items()} if upstream_headers is not None else {}
         await ledger.close(
             self._entry,
@@ -219,8 +217,13 @@ class MeteredCall:
         if self.assembler is not None:
             self.assembler.feed(event)
 
-    def on_stream_usage(self, usage: dict[str, Any]) -> None:
+    def note_usage(self, usage: Mapping[str, Any]) -> None:
+        """Put the usage and its cost on the request's line (and span) as soon as it is known: before the
+        answer ends, because the books are settled after it (service.api.relay)."""
         annotate_current(**usage_fields(self.price, usage))
+
+    def on_stream_usage(self, usage: dict[str, Any]) -> None:
+        self.note_usage(usage)
         self.stream_usage = usage
         if self.assembler is not None:
             self.assembler.set_usage(usage)

@@ -14,6 +14,7 @@ from functools import partial
 
 import orjson
 import structlog
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -32,35 +33,36 @@ from service.usage import usage_of
 log = structlog.get_logger(__name__)
 
 
-async def relay_request(
-    request: Request,
-    endpoint: Endpoint,
-    *,
-    client: Client,
-    settings: Settings,
-    upstream: Upstream,
-    metering: Metering,
-    relay: Relay,
-) -> Response:
-    """A relayed endpoint's whole route: prepare, moderate, open the books, forward."""
-    sent = await read_json_object(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
-    prepared = PREPARE[endpoint](sent, settings, client.id)
-    annotate(request, model=prepared.model, stream=prepared.stream)
-    if settings.moderation_enabled and endpoint is not Endpoint.EMBEDDINGS:  # embeddings generate nothing to misuse
-        param = "messages" if endpoint is Endpoint.CHAT else "input"
-        await moderation.check_input(upstream, prepared.input_text, settings.moderation_model, param=param)
-    # Cache lookup, rate limits, budget reservation and the fleet's upstream guard (service.api.metering).
-    metered = await metering.begin(prepared, client.id, request.headers)
-    annotate(request, cache=metered.lookup.status.value)
-    return await relay.forward(metered, prepared)
-
-
 class Relay:
-    """One per worker process, built in the lifespan."""
+    """One per worker process, built in the lifespan: what a relayed route needs, as one dependency."""
 
-    def __init__(self, transport: OpenAITransport, limits: StreamLimits) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        upstream: Upstream,
+        metering: Metering,
+        transport: OpenAITransport,
+        limits: StreamLimits,
+    ) -> None:
+        self.settings = settings
+        self.upstream = upstream  # the SDK client, for moderation
+        self.metering = metering
         self.transport = transport
         self.limits = limits
+
+    async def handle(self, request: Request, endpoint: Endpoint, client: Client) -> Response:
+        """A relayed endpoint's whole route: prepare, moderate, open the books, forward."""
+        settings = self.settings
+        sent = await read_json_object(request, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+        prepared = PREPARE[endpoint](sent, settings, client.id)
+        annotate(request, model=prepared.model, stream=prepared.stream)
+        if settings.moderation_enabled and endpoint is not Endpoint.EMBEDDINGS:  # embeddings generate nothing
+            param = "messages" if endpoint is Endpoint.CHAT else "input"
+            await moderation.check_input(self.upstream, prepared.input_text, settings.moderation_model, param=param)
+        # Cache lookup, rate limits, budget reservation and the fleet's upstream guard (service.api.metering).
+        metered = await self.metering.begin(prepared, client.id, request.headers)
+        annotate(request, cache=metered.lookup.status.value)
+        return await self.forward(metered, prepared)
 
     async def forward(self, call: MeteredCall, request: PreparedRequest) -> Response:
         """The route's whole answer: the cached one, OpenAI's JSON, or OpenAI's stream."""
@@ -69,11 +71,15 @@ class Relay:
         if request.stream:
             events = await self.open_stream(call, request)
             return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, **call.headers()})
-        body = await self.complete(call, request)
-        return Response(body, media_type="application/json", headers=call.headers())
+        body, settle = await self.complete(call, request)
+        return Response(body, media_type="application/json", headers=call.headers(), background=settle)
 
-    async def complete(self, call: MeteredCall, request: PreparedRequest) -> bytes:
-        """Send, read the whole answer within the deadline, settle the books; the answer's bytes."""
+    async def complete(self, call: MeteredCall, request: PreparedRequest) -> tuple[bytes, BackgroundTask]:
+        """Send and read the whole answer within the deadline: its bytes, and the settling of the books.
+
+        The route runs the settling as its response's background task, once the answer is on its way (as a
+        stream's is): the client does not wait for the accounting, and the request's log line still has it.
+        """
         try:
             deadline = Deadline.after(self.limits.max_seconds)
             upstream = await self.transport.send(request.endpoint, request.params, deadline)
@@ -86,8 +92,10 @@ class Relay:
         except orjson.JSONDecodeError:
             log.warning("upstream_body_not_json", size=len(body))
             usage = None
-        await call.succeeded(usage, body, upstream.headers)  # no usage: the reservation stays (the safe side)
-        return body
+        if usage is not None:
+            call.note_usage(usage)
+        # No usage: the reservation stays (the safe side).
+        return body, BackgroundTask(call.succeeded, usage, body, upstream.headers)
 
     async def open_stream(self, call: MeteredCall, request: PreparedRequest) -> AsyncIterator[bytes]:
         """Send and wait for OpenAI's headers (so an error still gets its status), then the events to relay."""

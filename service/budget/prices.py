@@ -7,8 +7,7 @@ atomically and nothing drifts through floating point.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from service.catalog import base_model
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 NANOS_PER_USD = 1_000_000_000
-_NANOS_PER_TOKEN_PER_USD_PER_MILLION = Decimal(1000)  # $1 per 1M tokens = 1000 nano-dollars per token
+_MILLI_NANOS_PER_TOKEN_PER_USD_PER_MILLION = Decimal(1_000_000)  # $1 per 1M tokens = 1000 nano-dollars a token
 
 
 class UnknownModelPrice(Exception):
@@ -46,14 +45,23 @@ class ModelPrice:
     input: Decimal
     cached_input: Decimal | None
     output: Decimal
+    # The same rates as integers, nano-dollars per 1,000 tokens ($1 per 1M tokens = 1,000,000), so a cost is
+    # integer arithmetic on the hot path: exact, and without Decimal's cost per request.
+    _rates: tuple[int, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cached = self.input if self.cached_input is None else self.cached_input
+        rates = tuple(rate * _MILLI_NANOS_PER_TOKEN_PER_USD_PER_MILLION for rate in (self.input, cached, self.output))
+        if any(rate != int(rate) for rate in rates):
+            raise ValueError(f"prices are in USD per 1M tokens with at most 6 decimal places, not {self}")
+        object.__setattr__(self, "_rates", tuple(int(rate) for rate in rates))
 
     def cost_nanos(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> int:
         cached_tokens = min(cached_tokens, prompt_tokens)
-        cached_rate = self.input if self.cached_input is None else self.cached_input
-        usd_millionths = (
-            (prompt_tokens - cached_tokens) * self.input + cached_tokens * cached_rate + completion_tokens * self.output
-        )
-        return math.ceil(usd_millionths * _NANOS_PER_TOKEN_PER_USD_PER_MILLION)
+        input_rate, cached_rate, output_rate = self._rates
+        milli_nanos = (prompt_tokens - cached_tokens) * input_rate + cached_tokens * cached_rate
+        milli_nanos += completion_tokens * output_rate
+        return -(-milli_nanos // 1000)  # rounded up: a fraction of a nano-dollar is charged, never lost
 
     def max_cost_nanos(self, prompt_tokens: int, max_completion_tokens: int) -> int:
         """The most a request can cost: no cache discount, every allowed output token generated."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
+from service.logging import configure_logging
 from service.server.protocol import timed_protocol
 from service.server.shutdown import NOTICE
 from service.settings import get_settings
@@ -18,6 +19,9 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
     def init_process(self) -> None:
         # In the worker process, after the fork: the uvicorn config is loaded only when the server starts.
         settings = get_settings()
+        # uvicorn-worker pointed uvicorn's loggers at gunicorn's handlers when this worker was made; the
+        # app (preloaded in the master) logged its own way before that. Route them all through ours again.
+        configure_logging(settings.log_level)
         self.config.http = timed_protocol(
             header_timeout_seconds=settings.request_header_timeout_seconds,
             body_timeout_seconds=settings.request_body_timeout_seconds,

@@ -7,7 +7,7 @@ from bench.connections import ConnectionSplit
 from bench.cpu import CpuUse
 from bench.redis_cost import RedisCost
 from bench.report import Report, ScenarioResult, render
-from bench.scenarios import SCENARIOS, SIZING_SCENARIO, Scenario
+from bench.scenarios import NON_STREAMING_HIGH, SCENARIOS, SIZING_SCENARIO, Scenario
 from bench.service import MemoryUse
 from bench.wrk import LoadResult
 
@@ -26,7 +26,7 @@ def ratio_result(scenario: Scenario, service_rps: float, production: bool) -> Sc
 
 
 def test_non_streaming_at_high_concurrency_needs_90_percent_in_process_and_80_in_production() -> None:
-    in_process, production = (ratio_result(SIZING_SCENARIO, 850, production=p).target() for p in (False, True))
+    in_process, production = (ratio_result(NON_STREAMING_HIGH, 850, production=p).target() for p in (False, True))
     assert in_process is not None
     assert in_process.passed is False
     assert "85% of direct (>= 90%)" in in_process.description

@@ -22,6 +22,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from service import moderation
@@ -136,13 +137,16 @@ async def create_answer(
     if chat.stream:
         events = await relay.open_stream(metered, chat)
         return _sse(answer.stream(events, chat.model, cached=False), metered.headers())
+    raw_answer, settle = await relay.complete(metered, chat)
     try:
-        answered: Any = orjson.loads(await relay.complete(metered, chat))
+        answered: Any = orjson.loads(raw_answer)
     except orjson.JSONDecodeError:
         answered = None
     if not isinstance(answered, dict):
+        await settle()
         raise UpstreamError("OpenAI returned an unexpected answer; try again")
-    return _json(answer.payload(content_of(answered), answered.get("usage"), chat.model, cached=False), metered)
+    payload = answer.payload(content_of(answered), answered.get("usage"), chat.model, cached=False)
+    return _json(payload, metered, background=settle)
 
 
 async def _iterate(events: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -150,8 +154,10 @@ async def _iterate(events: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield event
 
 
-def _json(payload: dict[str, Any], metered: MeteredCall) -> Response:
-    return Response(orjson.dumps(payload), media_type="application/json", headers=metered.headers())
+def _json(payload: dict[str, Any], metered: MeteredCall, background: BackgroundTask | None = None) -> Response:
+    return Response(
+        orjson.dumps(payload), media_type="application/json", headers=metered.headers(), background=background
+    )
 
 
 def _sse(events: AsyncIterator[bytes], headers: Mapping[str, str]) -> Response:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service.api.deps import CurrentClient, MeteringDep, RelayDep, SettingsDep, UpstreamDep
-from service.api.relay import relay_request
+from service.api.deps import CurrentClient, RelayDep
 from service.api.schemas import EMBEDDINGS_DOC
 from service.guardrails import Endpoint
 
@@ -14,21 +13,5 @@ router = APIRouter(prefix="/v1", tags=["embeddings"])
 
 
 @router.post("/embeddings", **EMBEDDINGS_DOC)
-async def create_embeddings(
-    request: Request,
-    *,
-    client: CurrentClient,
-    settings: SettingsDep,
-    upstream: UpstreamDep,
-    metering: MeteringDep,
-    relay: RelayDep,
-) -> Response:
-    return await relay_request(
-        request,
-        Endpoint.EMBEDDINGS,
-        client=client,
-        settings=settings,
-        upstream=upstream,
-        metering=metering,
-        relay=relay,
-    )
+async def create_embeddings(request: Request, client: CurrentClient, relay: RelayDep) -> Response:
+    return await relay.handle(request, Endpoint.EMBEDDINGS, client)
