@@ -27,11 +27,11 @@ workers = int(os.environ.get(Env.WEB_CONCURRENCY, "2"))
 # fifth of its throughput with them. The cost: a worker that exits resets connections still in its queue
 # (in ECS the load balancer has drained the task first).
 reuse_port = True
-worker_class = "service.server.worker.Worker"
+worker_class = "service.server.worker.Worker"  # uvicorn's, with request timeouts and the shutdown notice
 # The app (every module it imports, ~60 MiB) is loaded once in the master and shared copy-on-write by the
 # workers: a container's memory limit charges shared pages once. Settings are checked once, before any
 # worker starts. Clients, pools and event loops are built per worker, in the app's lifespan.
-preload_app = True  # uvicorn's, with request timeouts and the shutdown notice
+preload_app = True
 # On SIGTERM, in-flight streams get this long to finish before workers are killed.
 graceful_timeout = int(os.environ.get(Env.GRACEFUL_TIMEOUT, _budget.graceful_timeout_seconds))
 # A worker that stops heart-beating to the master (a blocked event loop) is restarted after this.

@@ -22,7 +22,6 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
-from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from service import moderation
@@ -137,16 +136,13 @@ async def create_answer(
     if chat.stream:
         events = await relay.open_stream(metered, chat)
         return _sse(answer.stream(events, chat.model, cached=False), metered.headers())
-    raw_answer, settle = await relay.complete(metered, chat)
     try:
-        answered: Any = orjson.loads(raw_answer)
+        answered: Any = orjson.loads(await relay.complete(metered, chat))
     except orjson.JSONDecodeError:
         answered = None
     if not isinstance(answered, dict):
-        await settle()
         raise UpstreamError("OpenAI returned an unexpected answer; try again")
-    payload = answer.payload(content_of(answered), answered.get("usage"), chat.model, cached=False)
-    return _json(payload, metered, background=settle)
+    return _json(answer.payload(content_of(answered), answered.get("usage"), chat.model, cached=False), metered)
 
 
 async def _iterate(events: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -154,10 +150,8 @@ async def _iterate(events: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield event
 
 
-def _json(payload: dict[str, Any], metered: MeteredCall, background: BackgroundTask | None = None) -> Response:
-    return Response(
-        orjson.dumps(payload), media_type="application/json", headers=metered.headers(), background=background
-    )
+def _json(payload: dict[str, Any], metered: MeteredCall) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json", headers=metered.headers())
 
 
 def _sse(events: AsyncIterator[bytes], headers: Mapping[str, str]) -> Response:

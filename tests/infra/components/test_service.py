@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from infra import config
+from infra import capacity, config
 from infra.project import PROJECT
 from service.contract import (
     CONTAINER_PORT,
@@ -136,6 +136,19 @@ def test_autoscaling_tracks_cpu_and_requests_within_configured_bounds(run: Run) 
         for p in run.of("aws:appautoscaling/policy:Policy")
     }
     assert metrics == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+
+
+def test_the_requests_target_is_what_a_task_of_its_size_serves_at_the_cpu_target(run: Run) -> None:
+    goals = {
+        p["inputs"]["targetTrackingScalingPolicyConfiguration"]["predefinedMetricSpecification"][
+            "predefinedMetricType"
+        ]: p["inputs"]["targetTrackingScalingPolicyConfiguration"]["targetValue"]
+        for p in run.of("aws:appautoscaling/policy:Policy")
+    }
+    cpu = int(run.inputs("aws:ecs/taskDefinition:TaskDefinition")["cpu"])
+    cpu_goal = goals["ECSServiceAverageCPUUtilization"]
+    expected = capacity.REQUESTS_PER_SECOND_PER_VCPU * cpu / 1024 * cpu_goal / 100 * 60
+    assert goals["ALBRequestCountPerTarget"] == int(expected)
 
 
 def test_streaming_timeouts_agree(run: Run) -> None:
