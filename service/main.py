@@ -17,6 +17,7 @@ from service.api.routes import admin, answers, chat, embeddings, health, models,
 from service.api.routes.health import ReadinessCheck
 from service.api.swagger_ui import install_docs_ui
 from service.auth import ClientAuthenticator
+from service.cache.embeddings import EmbeddingCache
 from service.errors import install_error_handlers
 from service.logging import configure_logging
 from service.middleware import RequestContextMiddleware
@@ -57,7 +58,12 @@ async def _serving(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     metering = Metering.build(settings)
     app.state.metering = metering
     limits = StreamLimits(settings.sse_heartbeat_seconds, settings.max_stream_seconds, NOTICE.cut)
-    app.state.relay = Relay(settings, app.state.upstream, metering, transport, limits)
+    embedding_cache = (
+        EmbeddingCache(metering.state, ttl_seconds=settings.cache_ttl_seconds, shared=settings.cache_scope == "shared")
+        if settings.cache_enabled
+        else None
+    )
+    app.state.relay = Relay(settings, app.state.upstream, metering, transport, limits, embedding_cache=embedding_cache)
     app.state.readiness_checks["state"] = metering.readiness
 
     async def key_loaded() -> tuple[bool, str]:

@@ -80,6 +80,12 @@ class Metering:
         price = self.prices.price_for(model)
         return EmbeddingMeter(model, price, self.state, ledger.budget, ledger.guard, ledger.usage)
 
+    async def record_hit(self, client_id: str, model: str, usage: Mapping[str, Any]) -> None:
+        """An answer served from a cache without a metered call: its usage as saved spend, nothing on the bill."""
+        annotate_current(cost_usd=0.0)
+        cost = cost_of(self.prices.price_for(model), usage)
+        await self.usage.record(UsageEvent.of(client_id, model, usage, cost, cache_hit=True))
+
     async def readiness(self) -> tuple[bool, str]:
         """Ready either way: a Redis outage degrades the service, it does not stop it (see README).
 

@@ -18,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from service import moderation
+from service.api import cached_embeddings
 from service.api.body import read_json_object
 from service.api.metering import MeteredCall, Metering
 from service.auth import Client
-from service.guardrails import PREPARE, Endpoint, PreparedRequest
+from service.cache.embeddings import EmbeddingCache, cacheable
+from service.guardrails import PREPARE, EmbeddingsRequest, Endpoint, PreparedRequest
 from service.middleware import annotate
 from service.settings import Settings
 from service.streaming import SSE_HEADERS, StreamLimits, UsageEvents, relay_events
@@ -42,12 +44,15 @@ class Relay:
         metering: Metering,
         transport: OpenAITransport,
         limits: StreamLimits,
+        *,
+        embedding_cache: EmbeddingCache | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream  # the SDK client, for moderation
         self.metering = metering
         self.transport = transport
         self.limits = limits
+        self.embedding_cache = embedding_cache
 
     async def handle(self, request: Request, endpoint: Endpoint, client: Client) -> Response:
         """A relayed endpoint's whole route: prepare, moderate, open the books, forward."""
@@ -58,6 +63,9 @@ class Relay:
         if settings.moderation_enabled and endpoint is not Endpoint.EMBEDDINGS:  # embeddings generate nothing
             param = "messages" if endpoint is Endpoint.CHAT else "input"
             await moderation.check_input(self.upstream, prepared.input_text, settings.moderation_model, param=param)
+        cache = self.embedding_cache
+        if cache is not None and isinstance(prepared, EmbeddingsRequest) and cacheable(prepared.inputs):
+            return await cached_embeddings.embed(self, cache, request, prepared, client.id)
         # Cache lookup, rate limits, budget reservation and the fleet's upstream guard (service.api.metering).
         metered = await self.metering.begin(prepared, client.id, request.headers)
         annotate(request, cache=metered.lookup.status.value)

@@ -85,17 +85,19 @@ def _truthy(value: str | None) -> bool:
 
 
 def cache_mode(headers: Mapping[str, str], body: Mapping[str, Any], endpoint: str = CHAT_COMPLETIONS) -> CacheMode:
-    """Reusable answers only: embeddings, or temperature 0, or the caller opts in with `X-Cache-Opt-In: true`.
+    """Reusable answers only: temperature 0, or the caller opts in with `X-Cache-Opt-In: true`.
 
     Never a streamed Responses call (its event stream is not replayed from the cache), nor one that continues
-    OpenAI-side state.
+    OpenAI-side state; embeddings have their own cache, per input.
     """
     directives = {d.strip().lower() for d in headers.get("cache-control", "").split(",")}
     if "no-store" in directives:
         return CacheMode.BYPASS
+    if endpoint == EMBEDDINGS:  # cached per input instead (service.cache.embeddings)
+        return CacheMode.BYPASS
     if endpoint == RESPONSES and (body.get("stream") is True or any(body.get(name) for name in _STATEFUL)):
         return CacheMode.BYPASS
-    deterministic = endpoint == EMBEDDINGS or body.get("temperature") == 0
+    deterministic = body.get("temperature") == 0
     if not deterministic and not _truthy(headers.get(OPT_IN_HEADER)):
         return CacheMode.BYPASS
     if "no-cache" in directives:

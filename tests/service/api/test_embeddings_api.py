@@ -32,6 +32,7 @@ def keyed_service(
         REDIS_URL=redis_server.url,
         CLIENT_API_KEYS=json.dumps({hash_client_key(KEY): "embeddings-client"}),
         EMBEDDINGS_MAX_INPUTS="3",
+        ANSWERS_ENABLED="false",  # its index embeds in the background: only these tests call the stub here
     )
     with run_service(tmp_path_factory.mktemp("embeddings"), env) as process:
         yield process
@@ -64,6 +65,57 @@ def test_the_same_inputs_again_come_from_the_cache(keyed_service: ServiceProcess
     assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT")
     assert second.parse().data[0].embedding == first.parse().data[0].embedding
     assert stub.requests_to(PATH) == 1
+
+
+def test_only_the_inputs_not_seen_before_go_upstream_and_the_order_is_kept(
+    keyed_service: ServiceProcess, stub: StubServer
+) -> None:
+    client = keyed_service.client(api_key=KEY)
+    a, b, c = (f"{name} {uuid.uuid4().hex}" for name in "abc")
+    first = client.embeddings.create(model=MODEL, input=[a, b])
+    second = client.embeddings.with_raw_response.create(model=MODEL, input=[c, a])
+    assert stub.last_request(PATH)["body"]["input"] == [c]  # a was embedded before
+    assert second.headers["x-cache"] == "MISS"
+    answer = second.parse()
+    assert [item.index for item in answer.data] == [0, 1]
+    assert answer.data[1].embedding == first.data[0].embedding  # a's vector, from the cache, in a's place
+    alone = client.embeddings.create(model=MODEL, input=c)
+    assert answer.data[0].embedding == alone.data[0].embedding
+    assert stub.requests_to(PATH) == 2  # [a, b], then [c]; the last request was all cached
+
+
+def test_a_request_answered_wholly_from_the_cache_is_saved_spend(
+    keyed_service: ServiceProcess, stub: StubServer
+) -> None:
+    client = keyed_service.client(api_key=KEY)
+    texts = [f"saved {uuid.uuid4().hex}", f"saved {uuid.uuid4().hex}"]
+    billed = client.embeddings.create(model=MODEL, input=texts).usage.prompt_tokens
+    before = _usage(keyed_service)
+    again = client.embeddings.with_raw_response.create(model=MODEL, input=list(reversed(texts)))
+    assert again.headers["x-cache"] == "HIT"
+    after = _usage(keyed_service)
+    assert after["cache_hits"] - before["cache_hits"] == 1
+    assert after["spend_usd"] == before["spend_usd"]
+    assert after["saved_tokens"] - before["saved_tokens"] == pytest.approx(billed, abs=1)
+
+
+def test_token_inputs_go_upstream_as_sent(keyed_service: ServiceProcess, stub: StubServer) -> None:
+    client = keyed_service.client(api_key=KEY)
+    client.embeddings.create(model=MODEL, input=[[1, 2, 3]])
+    client.embeddings.create(model=MODEL, input=[[1, 2, 3]])
+    assert stub.requests_to(PATH) == 2
+
+
+def test_each_encoding_has_its_own_entries(keyed_service: ServiceProcess, stub: StubServer) -> None:
+    client = keyed_service.client(api_key=KEY)
+    text = f"encoded {uuid.uuid4().hex}"
+    as_floats = client.embeddings.create(model=MODEL, input=text, encoding_format="float")
+    as_base64 = client.embeddings.create(model=MODEL, input=text)  # the SDK asks for base64 and decodes it
+    assert stub.requests_to(PATH) == 2
+    assert as_base64.data[0].embedding == pytest.approx(as_floats.data[0].embedding, rel=1e-6)
+    again = client.embeddings.with_raw_response.create(model=MODEL, input=text)
+    assert again.headers["x-cache"] == "HIT"
+    assert again.parse().data[0].embedding == as_base64.data[0].embedding
 
 
 @pytest.mark.parametrize("model", ["text-embedding-unknown", "gpt-4o-mini"])  # unknown, and not an embedding model
