@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -57,6 +58,19 @@ class ServiceProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def log_line(self, *texts: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first JSON log line holding every one of `texts`, waiting for it: a request's line is written
+        after its last byte is sent, so a client can have its answer a moment before the line exists."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.logs().splitlines():
+                if line.startswith("{") and all(text in line for text in texts):
+                    found: dict[str, Any] = json.loads(line)
+                    return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line held all of {texts!r} within {timeout:g}s")
+            time.sleep(0.02)  # polling a file for a line, bounded by the deadline
 
     def client(self, api_key: str | None = None, **options: Any) -> openai.OpenAI:
         """An official SDK client for this service; no client-side retries unless asked."""

@@ -32,7 +32,7 @@ def test_configured_key_authenticates_and_is_forwarded_as_a_hashed_user(
     keyed_service.client(api_key=TEAM_KEY).chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
     )
-    assert '"client_id":"team-a"' in keyed_service.logs()
+    assert keyed_service.log_line('"event":"request"', '"client_id":"team-a"')["status"] == 200
     sent_user = stub.last_request("/v1/chat/completions")["body"]["user"]
     assert "team-a" not in sent_user
 

@@ -101,8 +101,7 @@ def test_reasoning_tokens_are_logged_and_billed_as_output(keyed_service: tuple[S
     assert usage is not None
     assert usage.output_tokens_details.reasoning_tokens > 0
     request_id = raw.headers["x-request-id"]
-    lines = svc.logs().splitlines()
-    (line,) = [json.loads(text) for text in lines if request_id in text and '"event":"request"' in text]
+    line = svc.log_line('"event":"request"', f'"request_id":"{request_id}"')
     assert line["reasoning_tokens"] == usage.output_tokens_details.reasoning_tokens
     assert line["completion_tokens"] == usage.output_tokens  # reasoning included, as OpenAI bills it
     assert line["cost_usd"] > 0

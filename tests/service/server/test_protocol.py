@@ -19,4 +19,4 @@ def test_bytes_that_are_not_http_get_an_openai_shaped_400_with_a_request_id(serv
     assert head.startswith(b"HTTP/1.1 400")
     request_id = next(line.split(b": ")[1] for line in head.split(b"\r\n") if line.startswith(b"x-request-id"))
     assert json.loads(body)["error"]["code"] == "invalid_http"
-    assert f'"request_id":"{request_id.decode()}"' in service.logs()
+    assert service.log_line(f'"request_id":"{request_id.decode()}"')["event"] == "invalid_http_request"
