@@ -1,10 +1,11 @@
 """The one metered relay: every endpoint that passes OpenAI's answer through uses it.
 
-A route prepares its request (service.guardrails), opens the books (`Metering.begin`: cache, limits,
-budget, fleet guard), then hands both to `Relay.forward`, which sends the request over the relay's
-transport with one deadline, passes the answer through as bytes (streamed with heartbeats and the
-time budget, or whole), and closes the books with the real usage. What differs between endpoints is
-only where their usage sits (service.usage.usage_of), so the next endpoint is a route file and one reader there.
+`Relay.handle` is a relayed route's whole work: it prepares the request (service.guardrails), moderates
+its input, opens the books (`Metering.begin`: cache, limits, budget, fleet guard), sends it over the
+relay's transport with one deadline, passes the answer through as bytes (streamed with heartbeats, or
+whole) and closes the books with the real usage. What differs between endpoints is only where their
+usage sits (service.usage.usage_of), so the next endpoint is a route file and one reader there.
+Embeddings take one detour, through their per-input cache (service.api.cached_embeddings).
 """
 
 from __future__ import annotations

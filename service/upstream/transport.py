@@ -131,6 +131,7 @@ class OpenAITransport:
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=60),
                 # Only connecting has its own clock; everything else runs against the request's deadline.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._config.connect_timeout_seconds),
+                trust_env=True,  # HTTPS_PROXY and NO_PROXY, as the SDK honours them
             )
         return self._session
 
