@@ -129,9 +129,10 @@ class OpenAITransport:
                 # No pool cap: concurrency is bounded by the requests this worker accepts, and a capped pool
                 # would queue streams behind each other for as long as the longest one lasts.
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=60),
-                # Only connecting has its own clock; everything else runs against the request's deadline.
+                # Only connecting has its own clock; everything else runs against the request's deadline. Not
+                # trust_env (HTTPS_PROXY, ~/.netrc): aiohttp then reads them on every request, which took the
+                # bench's c=50 from 96% to 72% of direct. Egress goes through the VPC's NAT, not a proxy.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._config.connect_timeout_seconds),
-                trust_env=True,  # HTTPS_PROXY and NO_PROXY, as the SDK honours them
             )
         return self._session
 
