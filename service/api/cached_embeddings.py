@@ -32,7 +32,7 @@ async def embed(
 ) -> Response:
     texts = [str(item) for item in prepared.inputs]
     keys = cache.keys(client_id, prepared.params, texts)
-    found = await cache.lookup(keys)
+    namespace, found = await cache.lookup(keys)
     missing = [index for index, entry in enumerate(found) if entry is None]
     if not missing:
         tokens = sum(entry.tokens for entry in found if entry is not None)
@@ -52,7 +52,7 @@ async def embed(
     answered = _parse(await relay.complete(metered, upstream_request), len(asked))
     fresh = [item["embedding"] for item in sorted(answered["data"], key=lambda item: item["index"])]
     billed = int((answered.get("usage") or {}).get("prompt_tokens") or 0)
-    await cache.store(_with_token_shares(keys, missing, fresh, asked, billed))
+    await cache.store(namespace, _with_token_shares(keys, missing, fresh, asked, billed))
     vectors_by_index = dict(zip(missing, fresh, strict=True))
     vectors = [entry.embedding if entry is not None else vectors_by_index[i] for i, entry in enumerate(found)]
     payload = _answer(vectors, answered.get("model") or prepared.model, answered.get("usage"))
@@ -73,14 +73,20 @@ def _with_token_shares(
 
 
 def _parse(body: bytes, expected: int) -> dict[str, Any]:
+    """OpenAI's answer, holding one embedding for each index asked, or a 502 saying it did not."""
     try:
         answered = orjson.loads(body)
     except orjson.JSONDecodeError:
         answered = None
     data = answered.get("data") if isinstance(answered, dict) else None
-    if not isinstance(data, list) or len(data) != expected or not all(isinstance(item, dict) for item in data):
+    items = data if isinstance(data, list) else []
+    indices = sorted(
+        item["index"]
+        for item in items
+        if isinstance(item, dict) and "embedding" in item and type(item.get("index")) is int
+    )
+    if not isinstance(answered, dict) or len(items) != expected or indices != list(range(expected)):
         raise UpstreamError("OpenAI returned an unexpected embeddings answer; try again")
-    assert isinstance(answered, dict)  # noqa: S101 - checked above, for the type checker
     return answered
 
 

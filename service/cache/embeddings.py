@@ -5,7 +5,9 @@ the request: `[a, b]` then `[a, c]` sends only `c` upstream the second time. The
 up in one read, sends the missing ones, answers in the order asked, and stores what it was sent, all
 through the shared state (Redis, or the in-process store). Text inputs are cached, in the encoding asked
 for (`float`, or the `base64` the Python SDK asks for by default); token-id inputs go upstream as sent.
-Entries are per client unless `CACHE_SCOPE=shared`, and live `CACHE_TTL_SECONDS`.
+Entries are per client unless `CACHE_SCOPE=shared`, and live `CACHE_TTL_SECONDS`. Each carries the response
+cache's namespace version, read in the same round trip as the entries, so the admin's invalidation
+(`POST /v1/admin/cache/invalidate`) retires them too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from service.cache.response_cache import NAMESPACE_KEY
 from service.state import Put, SharedState, StateUnavailable, Writes
 
 KEY_SCHEMA = "v1"
@@ -48,22 +51,26 @@ class EmbeddingCache:
         head = orjson.dumps([KEY_SCHEMA, scope, *shape])
         return [f"embedding:{hashlib.sha256(head + text.encode()).hexdigest()}" for text in texts]
 
-    async def lookup(self, keys: Sequence[str]) -> list[Cached | None]:
-        """Every key's entry, in one read; all misses when the state backend is unavailable."""
+    async def lookup(self, keys: Sequence[str]) -> tuple[int, list[Cached | None]]:
+        """The namespace version and every key's entry (None: a miss, or one from an older namespace), in one
+        read; all misses when the state backend is unavailable."""
         try:
-            raw = await self._state.store.get_many(keys)
+            namespace_raw, *raw = await self._state.store.get_many([NAMESPACE_KEY, *keys])
         except StateUnavailable:
-            return [None] * len(keys)
+            return 0, [None] * len(keys)
+        namespace = int(namespace_raw or 0)
         found: list[Cached | None] = []
         for value in raw:
             entry = orjson.loads(value) if value is not None else None
-            found.append(Cached(entry["e"], entry["t"]) if isinstance(entry, dict) else None)
-        return found
+            current = isinstance(entry, dict) and entry.get("n") == namespace
+            found.append(Cached(entry["e"], entry["t"]) if current and isinstance(entry, dict) else None)
+        return namespace, found
 
-    async def store(self, entries: Sequence[tuple[str, Cached]]) -> None:
+    async def store(self, namespace: int, entries: Sequence[tuple[str, Cached]]) -> None:
         """Store fresh vectors in one write; an unwritten entry only costs a later upstream call."""
         puts = tuple(
-            Put(key, orjson.dumps({"e": cached.embedding, "t": cached.tokens}), self._ttl_ms) for key, cached in entries
+            Put(key, orjson.dumps({"n": namespace, "e": cached.embedding, "t": cached.tokens}), self._ttl_ms)
+            for key, cached in entries
         )
         if puts:
             await self._state.settle(Writes(puts=puts))

@@ -44,7 +44,7 @@ from service.state.plans import ceil_ms
 
 log = structlog.get_logger(__name__)
 
-_NAMESPACE_KEY = "cache:namespace"
+NAMESPACE_KEY = "cache:namespace"  # also read by the embeddings cache (service.cache.embeddings)
 _ENTRY_HEAD = "cache:"
 _LOCK_HEAD = "cache-lock:cache:"  # the lock of `cache:<ns>:<digest>` is `cache-lock:cache:<ns>:<digest>`
 _POLL_FIRST_SECONDS = 0.01
@@ -99,19 +99,19 @@ class ResponseCache:
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}  # by digest: whatever the namespace
 
     async def namespace(self) -> int:
-        raw = await self._store.get(_NAMESPACE_KEY)
+        raw = await self._store.get(NAMESPACE_KEY)
         return int(raw) if raw else 0
 
     async def bump_namespace(self) -> int:
         """Invalidate every entry at once (e.g. after new information is added). Returns the new version."""
-        version = await self._store.incr(_NAMESPACE_KEY)
+        version = await self._store.incr(NAMESPACE_KEY)
         log.info("cache_namespace_bumped", version=version)
         return version
 
     def _claim(self, digest: str, *, lead: bool) -> CacheClaim:
         token = secrets.token_hex(16).encode()
         lock_ms = ceil_ms(self._lock_seconds)
-        return CacheClaim(_NAMESPACE_KEY, _ENTRY_HEAD, _LOCK_HEAD, digest, token, lock_ms, lead)
+        return CacheClaim(NAMESPACE_KEY, _ENTRY_HEAD, _LOCK_HEAD, digest, token, lock_ms, lead)
 
     async def lookup(
         self, mode: CacheMode, body: dict[str, Any], client_id: str, endpoint: str = CHAT_COMPLETIONS

@@ -12,6 +12,8 @@ import httpx2
 import openai
 import pytest
 
+from service.api import cached_embeddings
+from service.errors import UpstreamError
 from service.settings import hash_client_key
 from service.stub.testing import StubServer
 from tests.conftest import service_env
@@ -31,6 +33,7 @@ def keyed_service(
         stub_server,
         REDIS_URL=redis_server.url,
         CLIENT_API_KEYS=json.dumps({hash_client_key(KEY): "embeddings-client"}),
+        ADMIN_CLIENT_IDS="embeddings-client",
         EMBEDDINGS_MAX_INPUTS="3",
         ANSWERS_ENABLED="false",  # its index embeds in the background: only these tests call the stub here
     )
@@ -39,7 +42,8 @@ def keyed_service(
 
 
 def _usage(svc: ServiceProcess) -> dict[str, Any]:
-    day: dict[str, Any] = httpx2.get(svc.url + "/v1/usage", headers={"Authorization": f"Bearer {KEY}"}).json()["day"]
+    auth = {"Authorization": f"Bearer {KEY}"}  # an admin here: it names the client it asks about
+    day: dict[str, Any] = httpx2.get(svc.url + "/v1/usage?client_id=embeddings-client", headers=auth).json()["day"]
     return day
 
 
@@ -97,6 +101,33 @@ def test_a_request_answered_wholly_from_the_cache_is_saved_spend(
     assert after["cache_hits"] - before["cache_hits"] == 1
     assert after["spend_usd"] == before["spend_usd"]
     assert after["saved_tokens"] - before["saved_tokens"] == pytest.approx(billed, abs=1)
+
+
+def test_the_admins_cache_invalidation_retires_cached_embeddings(
+    keyed_service: ServiceProcess, stub: StubServer
+) -> None:
+    client = keyed_service.client(api_key=KEY)
+    text = f"retired {uuid.uuid4().hex}"
+    client.embeddings.create(model=MODEL, input=text)
+    bumped = httpx2.post(keyed_service.url + "/v1/admin/cache/invalidate", headers={"Authorization": f"Bearer {KEY}"})
+    assert bumped.status_code == 200
+    again = client.embeddings.with_raw_response.create(model=MODEL, input=text)
+    assert again.headers["x-cache"] == "MISS"
+    assert stub.requests_to(PATH) == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"not json",
+        b'{"object": "list", "data": [{"index": 0}]}',  # no embedding
+        b'{"object": "list", "data": [{"index": 1, "embedding": [0.1]}]}',  # not the index asked
+        b'{"object": "list", "data": 7}',
+    ],
+)
+def test_an_embeddings_answer_openai_should_not_send_is_a_clear_502(answer: bytes) -> None:
+    with pytest.raises(UpstreamError, match="unexpected embeddings answer"):
+        cached_embeddings._parse(answer, expected=1)
 
 
 def test_token_inputs_go_upstream_as_sent(keyed_service: ServiceProcess, stub: StubServer) -> None:
