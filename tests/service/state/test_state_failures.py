@@ -61,7 +61,7 @@ def test_rediss_url_uses_tls_and_the_auth_token_as_password() -> None:
         connect_timeout_seconds=0.5,
     )
     pool = client.connection_pool
-    assert pool.connection_class is SSLConnection
+    assert issubclass(pool.connection_class, SSLConnection)
     assert pool.connection_kwargs["password"] == "token-from-secrets-manager"
 
 
