@@ -78,6 +78,8 @@ class RequestContextMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 finished = True
+                # What the client waited, to the answer's last byte (work after it, e.g. closing the books, is not).
+                fields["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
                 if self.on_finish is not None:  # before the last byte: a tracer may end its span on it
                     self.on_finish({"request_id": request_id, "status": status, **fields})
             await send(message)
@@ -97,7 +99,8 @@ class RequestContextMiddleware:
             )
         finally:
             close_request(token)
-            fields["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
+            if not finished:
+                fields["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
             # Started but never finished, without an error of ours: the client went away mid-response (a stream
             # it stopped reading). The status it was sent is not how the request ended: nginx's 499 is.
             if started and not finished and not propagating:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx2
 import pytest
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from service.main import create_app
 from service.settings import Settings
@@ -30,8 +32,15 @@ def _app_with_a_bug() -> object:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    @router.get("/work-after-the-answer")
+    async def work_after_the_answer() -> JSONResponse:
+        return JSONResponse({"ok": True}, background=BackgroundTask(asyncio.sleep, AFTER_THE_ANSWER_SECONDS))
+
     app.include_router(router)
     return app
+
+
+AFTER_THE_ANSWER_SECONDS = 0.5
 
 
 def _get(path: str, **headers: str) -> httpx2.Response:
@@ -80,3 +89,14 @@ def test_an_error_after_the_response_started_is_logged_with_the_request_id(capsy
     lines = _lines(capsys.readouterr().out)
     failure = next(line for line in lines if line["event"] == "unhandled_error")
     assert failure["request_id"] == "trace-mid-stream"
+
+
+def test_latency_is_to_the_last_byte_and_the_line_follows_the_work_after_it(capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.perf_counter()
+    response = _get("/work-after-the-answer")
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert response.json() == {"ok": True}
+    access = next(line for line in _lines(capsys.readouterr().out) if line["event"] == "request")
+    assert elapsed_ms >= AFTER_THE_ANSWER_SECONDS * 1000  # the request (and its line) waited for the work
+    assert isinstance(access["latency_ms"], float)
+    assert access["latency_ms"] < AFTER_THE_ANSWER_SECONDS * 1000  # what the client waited does not count it
