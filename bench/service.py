@@ -132,7 +132,7 @@ def run_service(
         Env.OPENAI_API_KEY: "sk-bench-not-a-real-key",
         Env.OPENAI_BASE_URL: upstream_base_url,
         Env.ENVIRONMENT: "local",
-        Env.LOG_LEVEL: "warning",
+        Env.LOG_LEVEL: "info",  # as deployed: one request line per request, part of what is measured
         Env.GRACEFUL_TIMEOUT: "5",  # nothing is in flight when we stop it
         **(settings_env or {}),
     }
