@@ -8,10 +8,10 @@ usage sits (service.usage.usage_of), so the next endpoint is a route file and on
 Embeddings take one detour, through their per-input cache (service.api.cached_embeddings).
 
 The books close right after the answer's last byte is sent, streamed or not: the client does not wait
-for the bookkeeping (a Redis round trip in production, about 0.6 ms of the ~3 ms the service added at
-concurrency 1). Nothing is lost by the order: the reservation made before the call already holds the
-request's maximum cost against every budget until then, and the request is not over (nor its log line
-written, nor a graceful shutdown done with it) until the books are closed.
+for the bookkeeping (in production, a Redis round trip and the script behind it). Nothing is lost by
+the order: the reservation made before the call holds the request's maximum cost against every budget
+until then, and the request is not over (nor its log line written, nor a graceful shutdown done with
+it) until the books are closed.
 """
 
 from __future__ import annotations
