@@ -122,12 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         environment=settings.environment,
         on_finish=telemetry.annotate_span if tracing else None,
     )
-    app.include_router(health.router)
-    app.include_router(models.router)
+    # Matched in this order, so the relayed endpoints, which carry the traffic, come first.
     app.include_router(chat.router)
     app.include_router(responses.router)
     app.include_router(embeddings.router)
     app.include_router(answers.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
     app.include_router(usage.router)
     app.include_router(admin.router)
     install_openapi(app, settings)  # request bodies, the bearer scheme, OpenAI-shaped errors, no 422

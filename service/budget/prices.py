@@ -6,6 +6,7 @@ atomically and nothing drifts through floating point.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +35,7 @@ def usd(nanos: int) -> float:
     return nanos / NANOS_PER_USD
 
 
+@functools.lru_cache(maxsize=256)  # the budgets' few limits, converted on every request otherwise
 def nanos_from_usd(amount: float | Decimal) -> int:
     return int(Decimal(str(amount)) * NANOS_PER_USD)
 
