@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 MEASURED_ON: Final = "2026-12-01"
-REQUESTS_PER_SECOND_PER_VCPU: Final = 437  # sizing line of `make bench`, 2026-12-01 20:36 UTC
+REQUESTS_PER_SECOND_PER_VCPU: Final = 164  # sizing line of `make bench`, 2026-12-01 22:07 UTC
 CPU_UNITS_PER_VCPU: Final = 1024
 
 
