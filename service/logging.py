@@ -58,10 +58,10 @@ def _json_dumps(obj: Any, default: Any = None) -> str:
 class _StdoutLine:
     """structlog's last step for our own events: the rendered line, straight to stdout.
 
-    Our events skip the standard library's logging (a record, a handler, a formatter: about 58 µs per
-    request line against 22 µs here, measured with timeit on the request line's fields). `sys.stdout` is
-    looked up per line, so a logger made before stdout was swapped (pytest's capture) still reaches it.
-    `name` is what `add_logger_name` reads.
+    Our events skip the standard library's logging (a record, a handler, a formatter): a request line
+    took 58 µs that way and takes 28 µs this way, scrubbing included (timeit, 2026-12-01). `sys.stdout`
+    is looked up per line, so a logger made before stdout was swapped (pytest's capture) still reaches
+    it. `name` is what `add_logger_name` reads.
     """
 
     _lock = threading.Lock()  # one line at a time, as logging's handler writes (threads log too)
