@@ -43,14 +43,17 @@ return 0
 _HIREDIS = HiredisRespSerializer()
 
 
-class HiredisConnection(Connection):
+class _HiredisPacking:
     def pack_command(self, *args: Any) -> list[bytes]:
         return cast(list[bytes], _HIREDIS.pack(*args))
 
 
-class HiredisSSLConnection(SSLConnection):
-    def pack_command(self, *args: Any) -> list[bytes]:
-        return cast(list[bytes], _HIREDIS.pack(*args))
+class HiredisConnection(_HiredisPacking, Connection):
+    pass
+
+
+class HiredisSSLConnection(_HiredisPacking, SSLConnection):
+    pass
 
 
 _WITH_HIREDIS: dict[type[AbstractConnection], type[Connection]] = {
